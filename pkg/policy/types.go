@@ -1,0 +1,105 @@
+// Package policy decides whether the ambassador may send a request to a
+// destination: the egress allowlist (deny by default), host normalisation and
+// the address guard that stops requests from reaching loopback, link-local,
+// metadata and (unless allowed) private addresses.
+package policy
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Mode says what a denial does.
+type Mode string
+
+const (
+	// Enforce denies what no rule allows. It is the default ("" means Enforce).
+	Enforce Mode = "enforce"
+	// Report allows what no rule allows, but records it as would_deny so a
+	// team can learn its allowlist before enforcing it. The address guard is
+	// enforced in both modes.
+	Report Mode = "report"
+)
+
+// Rule is one egress allowlist entry, as written in a RouteTable's
+// spec.egress (DESIGN §5). It is wire data; Compile validates it.
+type Rule struct {
+	// Name identifies the rule in decisions, audit lines and metrics.
+	Name string `yaml:"name" json:"name"`
+	// Host is an exact name ("api.example.com") or "*.suffix", which matches
+	// any depth of subdomain but never the apex. Empty when the rule is for
+	// literal IP destinations only (Cidrs).
+	Host string `yaml:"host,omitempty" json:"host,omitempty"`
+	// Ports the rule allows; required. YAML: 443 or "8000-8100".
+	Ports []PortRange `yaml:"ports" json:"ports"`
+	// Methods the rule allows (upper case); empty means any. A rule with
+	// Methods or Paths never allows a CONNECT tunnel.
+	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
+	// Paths are segment prefixes ("/healthz"); empty means any.
+	Paths []string `yaml:"paths,omitempty" json:"paths,omitempty"`
+	// CIDRs allow literal IP destinations inside these prefixes.
+	CIDRs []string `yaml:"cidrs,omitempty" json:"cidrs,omitempty"`
+	// AllowPrivate lets a wildcard host resolve to private addresses
+	// (RFC 1918, fc00::/7, 100.64.0.0/10). Exact hosts may always do so.
+	AllowPrivate bool `yaml:"allowPrivate,omitempty" json:"allowPrivate,omitempty"`
+}
+
+// PortRange is an inclusive range of TCP ports; a single port has From == To.
+type PortRange struct {
+	From, To uint16
+}
+
+// Result is the outcome of a decision.
+type Result uint8
+
+const (
+	Deny Result = iota
+	Allow
+	WouldDeny // Report mode: no rule allows it, sent anyway.
+)
+
+// String returns the audit-log spelling: "deny", "allow" or "would_deny".
+func (r Result) String() string {
+	switch r {
+	case Allow:
+		return "allow"
+	case WouldDeny:
+		return "would_deny"
+	default:
+		return "deny"
+	}
+}
+
+// Request is what Decide judges.
+type Request struct {
+	Host    string // as received; Decide normalises it
+	Port    uint16
+	Method  string
+	Path    string // cleaned path; ignored for CONNECT
+	Connect bool   // a CONNECT tunnel: rules with Methods or Paths do not apply
+	// Route is the name of the route that mapped this request, or "".
+	// A mapped request is allowed by its route (the mapping is the rule);
+	// the address guard still applies, with private addresses allowed and
+	// loopback allowed when the target host is itself loopback.
+	Route string
+}
+
+// Decision is what Decide concluded. A denial is data, not an error.
+type Decision struct {
+	Result Result
+	// Reason is one line for a human: what was decided and why.
+	Reason string
+	// Rule is the rule (or "route:NAME") that allowed the request, or that
+	// applied when it was denied; "" when nothing matched.
+	Rule string
+	// Host is the normalised host name (punycode, lower case, no trailing dot).
+	Host string
+	// Addrs are the checked addresses to dial, in resolver order. Empty
+	// when the decision is Deny. Dial only these: never resolve again.
+	Addrs []netip.Addr
+}
+
+// Resolver looks up a host's addresses. *net.Resolver satisfies it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
