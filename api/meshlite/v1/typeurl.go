@@ -1,0 +1,8 @@
+// Package meshlitev1 holds the meshlite.v1 protos: the RouteTable resource
+// that the control plane serves to ambassadors over xDS. The Go code is
+// generated from routetable.proto by hack/proto/gen.sh (make proto).
+package meshlitev1
+
+// TypeURL is the xDS type URL of a RouteTable resource: ambassadors subscribe
+// to it by name (the workload) and the control plane serves it.
+const TypeURL = "type.googleapis.com/meshlite.v1.RouteTable"
