@@ -1,0 +1,213 @@
+package policy
+
+import "net/netip"
+
+// AddrClass is what the address guard thinks of an address.
+type AddrClass uint8
+
+const (
+	Public      AddrClass = iota // anything not listed below
+	Private                      // 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, fec0::/10
+	Loopback                     // 127/8, ::1
+	Unspecified                  // 0/8, ::
+	LinkLocal                    // 169.254/16 (cloud metadata), fe80::/10
+	Multicast                    // 224/4, ff00::/8
+	Broadcast                    // 255.255.255.255
+	Reserved                     // 240/4
+)
+
+// String names the class as reasons print it ("link-local").
+func (c AddrClass) String() string {
+	switch c {
+	case Private:
+		return "private"
+	case Loopback:
+		return "loopback"
+	case Unspecified:
+		return "unspecified"
+	case LinkLocal:
+		return "link-local"
+	case Multicast:
+		return "multicast"
+	case Broadcast:
+		return "broadcast"
+	case Reserved:
+		return "reserved"
+	default:
+		return "public"
+	}
+}
+
+// AlwaysDenied reports whether the guard denies the class whatever the rules
+// say (loopback has one exception: a route whose target is loopback).
+func (c AddrClass) AlwaysDenied() bool { return c >= Loopback }
+
+// AddrInfo is the classification of one address.
+type AddrInfo struct {
+	Class AddrClass
+	// Embedded is the IPv4 address an IPv6 form carries (IPv4-mapped or
+	// -compatible, NAT64, 6to4, Teredo) when that address decided Class;
+	// invalid otherwise.
+	Embedded netip.Addr
+	// Form names the embedding ("IPv4-mapped", "NAT64", "6to4", "Teredo
+	// server", "Teredo client", "IPv4-compatible"); "" when none.
+	Form string
+}
+
+var (
+	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64LocalPrefix = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFourPrefix  = netip.MustParsePrefix("2002::/16")
+	teredoPrefix     = netip.MustParsePrefix("2001::/32")
+	compatPrefix     = netip.MustParsePrefix("::/96")
+	ulaPrefix        = netip.MustParsePrefix("fc00::/7")
+	siteLocalPrefix  = netip.MustParsePrefix("fec0::/10")
+	linkLocal6Prefix = netip.MustParsePrefix("fe80::/10")
+	multicast6Prefix = netip.MustParsePrefix("ff00::/8")
+)
+
+// ClassifyAddr classifies a, looking through IPv6 forms that embed an IPv4
+// address: the embedded address decides the class, so ::ffff:169.254.169.254
+// is link-local. Teredo embeds two addresses; the worse one decides.
+// Addresses in the local-use NAT64 prefix 64:ff9b:1::/48 are at least
+// private, and every RFC 6052 position of an embedded address is checked,
+// because the prefix length in use is not known here.
+func ClassifyAddr(a netip.Addr) AddrInfo {
+	a = a.WithZone("")
+	if a.Is4() {
+		return AddrInfo{Class: classify4(a.As4())}
+	}
+	if a.Is4In6() {
+		return embedded(a.Unmap().As4(), "IPv4-mapped")
+	}
+	b := a.As16()
+	switch {
+	case a == netip.IPv6Unspecified():
+		return AddrInfo{Class: Unspecified}
+	case a == netip.IPv6Loopback():
+		return AddrInfo{Class: Loopback}
+	case compatPrefix.Contains(a):
+		return embedded([4]byte(b[12:16]), "IPv4-compatible")
+	case nat64Prefix.Contains(a):
+		return embedded([4]byte(b[12:16]), "NAT64")
+	case nat64LocalPrefix.Contains(a):
+		return classifyLocalNAT64(b)
+	case sixToFourPrefix.Contains(a):
+		return embedded([4]byte(b[2:6]), "6to4")
+	case teredoPrefix.Contains(a):
+		return classifyTeredo(b)
+	}
+	return AddrInfo{Class: classify6(a)}
+}
+
+func embedded(v4 [4]byte, form string) AddrInfo {
+	c := classify4(v4)
+	if c == Public {
+		return AddrInfo{Class: Public}
+	}
+	return AddrInfo{Class: c, Embedded: netip.AddrFrom4(v4), Form: form}
+}
+
+// classifyTeredo checks the server (bits 32-63) and the obfuscated client
+// (last 32 bits, inverted) addresses.
+func classifyTeredo(b [16]byte) AddrInfo {
+	server := embedded([4]byte(b[4:8]), "Teredo server")
+	var client [4]byte
+	for i := range client {
+		client[i] = b[12+i] ^ 0xff
+	}
+	return worse(server, embedded(client, "Teredo client"))
+}
+
+// classifyLocalNAT64 checks the RFC 6052 positions for prefix lengths 48,
+// 56, 64 and 96 (byte 8 is the reserved "u" octet and is skipped).
+func classifyLocalNAT64(b [16]byte) AddrInfo {
+	info := AddrInfo{Class: Private}
+	for _, v4 := range [...][4]byte{
+		{b[6], b[7], b[9], b[10]},
+		{b[7], b[9], b[10], b[11]},
+		{b[9], b[10], b[11], b[12]},
+		{b[12], b[13], b[14], b[15]},
+	} {
+		info = worse(info, embedded(v4, "NAT64"))
+	}
+	return info
+}
+
+// worse returns the more restrictive classification: always-denied beats
+// private beats public; the first wins a tie.
+func worse(x, y AddrInfo) AddrInfo {
+	if severity(y.Class) > severity(x.Class) {
+		return y
+	}
+	return x
+}
+
+func severity(c AddrClass) int {
+	switch {
+	case c.AlwaysDenied():
+		return 2
+	case c == Private:
+		return 1
+	}
+	return 0
+}
+
+func classify4(b [4]byte) AddrClass {
+	switch {
+	case b[0] == 0:
+		return Unspecified
+	case b[0] == 127:
+		return Loopback
+	case b[0] == 169 && b[1] == 254:
+		return LinkLocal
+	case b == [4]byte{255, 255, 255, 255}:
+		return Broadcast
+	case b[0] >= 240:
+		return Reserved
+	case b[0] >= 224:
+		return Multicast
+	case b[0] == 10,
+		b[0] == 172 && b[1]&0xf0 == 16,
+		b[0] == 192 && b[1] == 168,
+		b[0] == 100 && b[1]&0xc0 == 64:
+		return Private
+	}
+	return Public
+}
+
+func classify6(a netip.Addr) AddrClass {
+	switch {
+	case linkLocal6Prefix.Contains(a):
+		return LinkLocal
+	case multicast6Prefix.Contains(a):
+		return Multicast
+	case ulaPrefix.Contains(a), siteLocalPrefix.Contains(a):
+		return Private
+	}
+	return Public
+}
+
+// alwaysDeniedPrefixes are the ranges ValidateRules refuses in cidrs, since
+// the guard would deny every address in them anyway.
+var alwaysDeniedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("::1/128"),
+	linkLocal6Prefix,
+	multicast6Prefix,
+}
+
+// insideAlwaysDenied returns the always-denied range that contains all of p.
+func insideAlwaysDenied(p netip.Prefix) (netip.Prefix, bool) {
+	for _, d := range alwaysDeniedPrefixes {
+		if d.Bits() <= p.Bits() && d.Contains(p.Addr()) {
+			return d, true
+		}
+	}
+	return netip.Prefix{}, false
+}
