@@ -35,27 +35,44 @@ const (
 // IPv4 address in a non-standard form. Already-normal ASCII names are
 // returned without allocating.
 func NormalizeHost(host string) (string, error) {
+	name, _, err := normalizeHost(host)
+	return name, err
+}
+
+// normalizeHost is NormalizeHost that also returns the parsed address when
+// host is an IP literal (invalid otherwise).
+func normalizeHost(host string) (string, netip.Addr, error) {
 	if host == "" {
-		return "", hostError(host, "empty host")
+		return "", netip.Addr{}, hostError(host, "empty host")
 	}
 	name := strings.TrimSuffix(host, ".")
 	if a, ok, err := parseIPLiteral(host, name); ok || err != nil {
 		if err != nil {
-			return "", err
+			return "", netip.Addr{}, err
 		}
-		return a.String(), nil
+		return canonicalIP(host, a), a, nil
 	}
 	if !isLowerASCIIName(name) || strings.Contains(name, "xn--") {
 		mapped, err := idnaProfile.ToASCII(name)
 		if err != nil {
-			return "", hostError(host, "not a valid host name: "+idnaReason(err))
+			return "", netip.Addr{}, hostError(host, "not a valid host name: "+idnaReason(err))
 		}
 		name = mapped
 	}
 	if msg := checkName(name); msg != "" {
-		return "", hostError(host, msg)
+		return "", netip.Addr{}, hostError(host, msg)
 	}
-	return name, nil
+	return name, netip.Addr{}, nil
+}
+
+// canonicalIP returns a's canonical text, reusing host when it already is
+// (so the common case does not allocate).
+func canonicalIP(host string, a netip.Addr) string {
+	var buf [64]byte
+	if b := a.AppendTo(buf[:0]); string(b) == host {
+		return host
+	}
+	return a.String()
 }
 
 // parseIPLiteral recognises "[v6]", a bare v6 and a dotted-quad v4.

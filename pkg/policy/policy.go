@@ -25,7 +25,7 @@ type Policy struct {
 	cidrRules []*rule            // rules with cidrs, for literal IP destinations
 	resolver  Resolver
 	self      map[netip.AddrPort]bool
-	selfAny   map[uint16]bool // ports bound on 0.0.0.0 or ::
+	selfAny   map[uint16]netip.AddrPort // ports bound on 0.0.0.0 or ::
 }
 
 // Compile validates rules and builds a Policy. Errors are FieldErrors whose
@@ -51,7 +51,7 @@ func Compile(mode Mode, rules []Rule, opts Options) (*Policy, error) {
 		wildcards: make(map[string][]*rule),
 		resolver:  opts.Resolver,
 		self:      make(map[netip.AddrPort]bool, len(opts.Self)),
-		selfAny:   make(map[uint16]bool),
+		selfAny:   make(map[uint16]netip.AddrPort),
 	}
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
@@ -70,7 +70,7 @@ func Compile(mode Mode, rules []Rule, opts Options) (*Policy, error) {
 	for _, s := range opts.Self {
 		a := s.Addr().Unmap().WithZone("")
 		if a.IsUnspecified() {
-			p.selfAny[s.Port()] = true
+			p.selfAny[s.Port()] = s
 		}
 		p.self[netip.AddrPortFrom(a, s.Port())] = true
 	}
