@@ -1,0 +1,35 @@
+package source
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	tables      prometheus.Gauge
+	problems    prometheus.Gauge
+	tableErrors prometheus.Counter
+	scans       *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		tables: f.NewGauge(prometheus.GaugeOpts{
+			Name: "meshlite_controlplane_tables",
+			Help: "Route tables being served.",
+		}),
+		problems: f.NewGauge(prometheus.GaugeOpts{
+			Name: "meshlite_controlplane_table_problems",
+			Help: "Route table files that are currently invalid (their last good table, if any, is served).",
+		}),
+		tableErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "meshlite_controlplane_table_errors_total",
+			Help: "New problems found in route table files.",
+		}),
+		scans: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshlite_controlplane_scans_total",
+			Help: "Scans of the route table directory, by result (ok, error).",
+		}, []string{"result"}),
+	}
+}
