@@ -1,0 +1,44 @@
+# meshlite: `make demo` runs the seed scenario, `make test` runs every test.
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/meshlite/meshlite/internal/telemetry.Version=$(VERSION)
+
+.PHONY: all build demo test test-deps vet fuzz bench bench-quick clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ambassador ./cmd/ambassador
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/controlplane ./cmd/controlplane
+	$(GO) build -trimpath -o $(BIN)/demo ./cmd/demo
+
+## demo: build, then run the seed scenario on loopback (about ten seconds).
+demo: build
+	$(BIN)/demo --ambassador $(BIN)/ambassador
+
+## test: install what the tests need, then vet and run every test with -race.
+test: test-deps vet
+	$(GO) test -race -count=1 ./...
+
+test-deps:
+	bash scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	bash scripts/fuzz.sh 20s
+
+bench:
+	$(MAKE) -C bench bench
+
+bench-quick:
+	$(MAKE) -C bench bench-quick
+
+clean:
+	rm -rf $(BIN)
+
+-include make/*.mk

@@ -1,0 +1,129 @@
+// Package config holds the typed settings of the meshlite binaries. It is the
+// only package that knows viper: flags > MESHLITE_* environment > --config
+// file > defaults.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Ambassador is the ambassador's process configuration. Every duration is a
+// Go duration string ("10s") in files and the environment.
+type Ambassador struct {
+	ConfigFile string `mapstructure:"config"`
+	// Listen is the forward-proxy door (absolute-form requests and CONNECT).
+	Listen string `mapstructure:"listen"`
+	// Admin serves /healthz, /readyz, /metrics, /version, /config_dump, /explain.
+	Admin string `mapstructure:"admin"`
+	// AdminOpen lets non-loopback clients read /config_dump and /explain.
+	AdminOpen bool `mapstructure:"admin-open"`
+	// Routes is a RouteTable file: the static table (or the bootstrap table
+	// with XDS set).
+	Routes   string `mapstructure:"routes"`
+	LogLevel string `mapstructure:"log-level"`
+
+	XDS      string `mapstructure:"xds"`
+	Workload string `mapstructure:"workload"`
+	NodeID   string `mapstructure:"node-id"`
+
+	ShutdownGrace     time.Duration `mapstructure:"shutdown-grace"`
+	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle-timeout"`
+	MaxHeaderBytes    int           `mapstructure:"max-header-bytes"`
+	MaxConnections    int           `mapstructure:"max-connections"`
+
+	UpstreamTimeout     time.Duration `mapstructure:"upstream-timeout"`
+	DialTimeout         time.Duration `mapstructure:"dial-timeout"`
+	MaxIdleConnsPerHost int           `mapstructure:"max-idle-conns-per-host"`
+
+	AuditOverflow string `mapstructure:"audit-overflow"`
+
+	// Compat holds the Proxy__* variables, when set.
+	Compat Compat `mapstructure:"-"`
+}
+
+// Compat is the drop-in environment of the classic ambassador proxy:
+// Proxy__Port, Proxy__Request__UriMap__Source, Proxy__Request__UriMap__Target
+// and Proxy__Request__RejectUnknown.
+type Compat struct {
+	Port          string
+	Source        string
+	Target        string
+	RejectUnknown string
+}
+
+// Set reports whether any compat variable is present.
+func (c Compat) Set() bool {
+	return c.Port != "" || c.Source != "" || c.Target != "" || c.RejectUnknown != ""
+}
+
+// AmbassadorFlags defines the ambassador's flags with their defaults.
+func AmbassadorFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "process settings file (YAML); flags and MESHLITE_* variables override it")
+	fs.String("listen", "127.0.0.1:1080", "forward-proxy door address (absolute-form HTTP and CONNECT)")
+	fs.String("admin", ":9901", "admin address (/healthz /readyz /metrics /version /config_dump /explain)")
+	fs.Bool("admin-open", false, "let non-loopback clients read /config_dump and /explain")
+	fs.String("routes", "", "RouteTable file: the static table, or the bootstrap table with --xds")
+	fs.String("log-level", "info", "operational log level: debug, info, warn or error")
+	fs.String("xds", "", "control plane address HOST:PORT; empty serves the static table only")
+	fs.String("workload", "", "workload name whose RouteTable to subscribe to (required with --xds)")
+	fs.String("node-id", "", "xDS node id (default: POD_NAME, else the host name)")
+	fs.Duration("shutdown-grace", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
+	fs.Duration("read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
+	fs.Duration("idle-timeout", 90*time.Second, "keep-alive idle timeout for client connections")
+	fs.Int("max-header-bytes", 64<<10, "request header size limit in bytes (larger gets 431)")
+	fs.Int("max-connections", 4096, "concurrent client connections per door (0 = unlimited)")
+	fs.Duration("upstream-timeout", 30*time.Second, "whole-call timeout for routes without their own, retries included")
+	fs.Duration("dial-timeout", 5*time.Second, "upstream connect timeout")
+	fs.Int("max-idle-conns-per-host", 256, "idle upstream connections kept per host")
+	fs.String("audit-overflow", "block", "when the audit sink cannot keep up: block (never lose a line) or drop (count it)")
+}
+
+// LoadAmbassador merges flags, environment (MESHLITE_*, then Proxy__*), the
+// --config file and defaults, and validates the result.
+func LoadAmbassador(fs *pflag.FlagSet) (Ambassador, error) {
+	v := viper.New()
+	if err := v.BindPFlags(fs); err != nil {
+		return Ambassador{}, fmt.Errorf("config: %w", err)
+	}
+	v.SetEnvPrefix("MESHLITE")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := readFile(v, fs, knownKeys(fs)); err != nil {
+		return Ambassador{}, err
+	}
+	var cfg Ambassador
+	if err := v.Unmarshal(&cfg); err != nil {
+		return Ambassador{}, fmt.Errorf("config: %w", err)
+	}
+	cfg.Compat = Compat{
+		Port:          os.Getenv("Proxy__Port"),
+		Source:        os.Getenv("Proxy__Request__UriMap__Source"),
+		Target:        os.Getenv("Proxy__Request__UriMap__Target"),
+		RejectUnknown: os.Getenv("Proxy__Request__RejectUnknown"),
+	}
+	if cfg.Compat.Port != "" && !explicit(v, fs, "listen") {
+		cfg.Listen = net.JoinHostPort("127.0.0.1", cfg.Compat.Port)
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return cfg, joinLines(errs)
+	}
+	return cfg, nil
+}
+
+// explicit reports whether key was set by a flag, MESHLITE_* or the file
+// rather than by its default.
+func explicit(v *viper.Viper, fs *pflag.FlagSet, key string) bool {
+	if f := fs.Lookup(key); f != nil && f.Changed {
+		return true
+	}
+	_, inEnv := os.LookupEnv("MESHLITE_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_")))
+	return inEnv || v.InConfig(key)
+}

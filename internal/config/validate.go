@@ -1,0 +1,66 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Validate returns one error per problem, each naming the setting and the fix.
+func (c *Ambassador) Validate() []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+	}
+	for key, addr := range map[string]string{"listen": c.Listen, "admin": c.Admin} {
+		if err := checkAddr(addr); err != nil {
+			add(key, "%v (want HOST:PORT, for example 127.0.0.1:1080)", err)
+		}
+	}
+	if c.XDS != "" {
+		if err := checkAddr(c.XDS); err != nil {
+			add("xds", "%v (want HOST:PORT of the control plane)", err)
+		}
+		if c.Workload == "" {
+			add("workload", "required with --xds: the workload whose RouteTable to subscribe to")
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log-level", "%q is not a level (use debug, info, warn or error)", c.LogLevel)
+	}
+	switch c.AuditOverflow {
+	case "block", "drop":
+	default:
+		add("audit-overflow", "%q is not supported (use block or drop)", c.AuditOverflow)
+	}
+	for key, d := range map[string]int64{
+		"shutdown-grace": int64(c.ShutdownGrace), "read-header-timeout": int64(c.ReadHeaderTimeout),
+		"idle-timeout": int64(c.IdleTimeout), "upstream-timeout": int64(c.UpstreamTimeout),
+		"dial-timeout": int64(c.DialTimeout),
+	} {
+		if d < 0 {
+			add(key, "must not be negative")
+		}
+	}
+	if c.MaxHeaderBytes < 1024 {
+		add("max-header-bytes", "%d is too small (use at least 1024)", c.MaxHeaderBytes)
+	}
+	if c.MaxConnections < 0 || c.MaxIdleConnsPerHost < 0 {
+		add("max-connections/max-idle-conns-per-host", "must not be negative")
+	}
+	errs = append(errs, c.Compat.validate(c.Routes)...)
+	return errs
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %v", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
