@@ -70,8 +70,8 @@ var (
 // address: the embedded address decides the class, so ::ffff:169.254.169.254
 // is link-local. Teredo embeds two addresses; the worse one decides.
 // Addresses in the local-use NAT64 prefix 64:ff9b:1::/48 are at least
-// private, and every RFC 6052 position of an embedded address is checked,
-// because the prefix length in use is not known here.
+// private, and every RFC 6052 encoding they could be is checked, because the
+// prefix length in use there is not known here.
 func ClassifyAddr(a netip.Addr) AddrInfo {
 	a = a.WithZone("")
 	if a.Is4() {
@@ -119,17 +119,38 @@ func classifyTeredo(b [16]byte) AddrInfo {
 	return worse(server, embedded(client, "Teredo client"))
 }
 
-// classifyLocalNAT64 checks the RFC 6052 positions for prefix lengths 48,
-// 56, 64 and 96 (byte 8 is the reserved "u" octet and is skipped).
+// classifyLocalNAT64 checks every RFC 6052 encoding (prefix lengths 48, 56,
+// 64 and 96) the address is a well-formed instance of: the "u" octet (byte
+// 8) and the suffix after the IPv4 field are zero, except for /96 where
+// byte 8 belongs to the prefix. An all-zero field is zero padding, not an
+// address, unless every field is zero.
 func classifyLocalNAT64(b [16]byte) AddrInfo {
-	info := AddrInfo{Class: Private}
-	for _, v4 := range [...][4]byte{
-		{b[6], b[7], b[9], b[10]},
-		{b[7], b[9], b[10], b[11]},
-		{b[9], b[10], b[11], b[12]},
-		{b[12], b[13], b[14], b[15]},
-	} {
-		info = worse(info, embedded(v4, "NAT64"))
+	type enc struct {
+		v4    [4]byte
+		valid bool
+	}
+	zero := func(bs ...byte) bool {
+		for _, x := range bs {
+			if x != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	encs := [...]enc{
+		{[4]byte{b[6], b[7], b[9], b[10]}, zero(b[8], b[11], b[12], b[13], b[14], b[15])},
+		{[4]byte{b[7], b[9], b[10], b[11]}, zero(b[8], b[12], b[13], b[14], b[15])},
+		{[4]byte{b[9], b[10], b[11], b[12]}, zero(b[8], b[13], b[14], b[15])},
+		{[4]byte{b[12], b[13], b[14], b[15]}, true},
+	}
+	info, seen := AddrInfo{Class: Private}, false
+	for _, e := range encs {
+		if e.valid && e.v4 != [4]byte{} {
+			info, seen = worse(info, embedded(e.v4, "NAT64")), true
+		}
+	}
+	if !seen {
+		return embedded([4]byte{}, "NAT64")
 	}
 	return info
 }

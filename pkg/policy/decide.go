@@ -214,7 +214,7 @@ func isDirectForm(info AddrInfo) bool { return info.Form == "" || info.Form == "
 // missReason explains why no rule allowed req; ruleName names the rule that
 // matched the destination but not the rest of the request.
 func (p *Policy) missReason(req Request, host string, ip netip.Addr, near *rule, reqPath string) (ruleName, reason string) {
-	dest := hostPort(host, ip, req.Port)
+	dest := hostPort(host, req.Port)
 	suffix := " (denied by default; add a rule to spec.egress)"
 	if ip.IsValid() {
 		suffix = " (a literal IP destination needs a rule whose cidrs contain it)"
@@ -237,7 +237,7 @@ func (r *rule) mismatch(req Request, dest, reqPath string) string {
 	head := "rule " + quote(r.name)
 	switch {
 	case !r.portOK(req.Port):
-		return head + " allows " + dest[:strings.LastIndexByte(dest, ':')] + " only on port " + r.portList() +
+		return head + " allows " + dest[:strings.LastIndexByte(dest, ':')] + " only on " + r.portList() +
 			", not " + strconv.Itoa(int(req.Port))
 	case req.Connect:
 		return head + " limits methods or paths, so it cannot allow a CONNECT tunnel to " + dest +
@@ -249,17 +249,21 @@ func (r *rule) mismatch(req Request, dest, reqPath string) string {
 	}
 }
 
+// portList reads "port 443" or "ports 443, 8000-8100".
 func (r *rule) portList() string {
 	parts := make([]string, len(r.ports))
 	for i, pr := range r.ports {
 		parts[i] = pr.String()
 	}
-	return strings.Join(parts, ", ")
+	if len(parts) == 1 && r.ports[0].From == r.ports[0].To {
+		return "port " + parts[0]
+	}
+	return "ports " + strings.Join(parts, ", ")
 }
 
 // hostPort formats a destination for reasons: "host:443", "[::1]:443".
-func hostPort(host string, ip netip.Addr, port uint16) string {
-	if ip.IsValid() && ip.Is6() && !ip.Is4In6() {
+func hostPort(host string, port uint16) string {
+	if strings.IndexByte(host, ':') >= 0 {
 		return "[" + host + "]:" + strconv.Itoa(int(port))
 	}
 	return host + ":" + strconv.Itoa(int(port))
