@@ -1,0 +1,154 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/meshlite/meshlite/pkg/policy"
+)
+
+func load(t *testing.T, args ...string) (Ambassador, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	AmbassadorFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return LoadAmbassador(fs)
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:1080" || cfg.Admin != ":9901" || cfg.ShutdownGrace != 10*time.Second ||
+		cfg.AuditOverflow != "block" || cfg.MaxIdleConnsPerHost != 256 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "settings.yaml", "listen: 127.0.0.1:2000\nadmin: 127.0.0.1:2001\nlog-level: debug\n")
+	t.Setenv("MESHLITE_ADMIN", "127.0.0.1:3001")
+	t.Setenv("MESHLITE_LOG_LEVEL", "warn")
+	cfg, err := load(t, "--config", file, "--log-level", "error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:2000" {
+		t.Errorf("file should set listen, got %q", cfg.Listen)
+	}
+	if cfg.Admin != "127.0.0.1:3001" {
+		t.Errorf("environment should beat the file for admin, got %q", cfg.Admin)
+	}
+	if cfg.LogLevel != "error" {
+		t.Errorf("flag should beat environment for log-level, got %q", cfg.LogLevel)
+	}
+}
+
+func TestInvalidSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		args []string
+		want string
+	}{
+		{"unknown key", "lisen: 127.0.0.1:1\n", nil, "lisen: unknown setting"},
+		{"route table passed as settings", "apiVersion: meshlite/v1\nkind: RouteTable\n", nil, "pass it with --routes"},
+		{"bad log level", "", []string{"--log-level", "loud"}, `log-level: "loud" is not a level`},
+		{"bad overflow", "", []string{"--audit-overflow", "spill"}, "audit-overflow"},
+		{"listen without port", "", []string{"--listen", "127.0.0.1"}, "config: listen:"},
+		{"xds without workload", "", []string{"--xds", "cp:18000"}, "workload: required with --xds"},
+		{"negative grace", "", []string{"--shutdown-grace", "-1s"}, "shutdown-grace: must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, "s.yaml", tt.file))
+			}
+			_, err := load(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompatVariables(t *testing.T) {
+	t.Setenv("Proxy__Port", "1081")
+	t.Setenv("Proxy__Request__UriMap__Source", "http://localhost/api")
+	t.Setenv("Proxy__Request__UriMap__Target", "http://numbers-api/sixeyed/kiamol/master/ch03/numbers/rng")
+	t.Setenv("Proxy__Request__RejectUnknown", "false")
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:1081" {
+		t.Errorf("Proxy__Port should set the listen port, got %q", cfg.Listen)
+	}
+	rt, err := cfg.Compat.Table()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Spec.Mode != policy.Report {
+		t.Errorf("RejectUnknown=false should mean report mode, got %q", rt.Spec.Mode)
+	}
+	if len(rt.Spec.Routes) != 1 || rt.Spec.Routes[0].Source != "http://localhost/api" {
+		t.Errorf("routes = %+v", rt.Spec.Routes)
+	}
+	// an explicit --listen beats Proxy__Port
+	if cfg, _ = load(t, "--listen", "127.0.0.1:5000"); cfg.Listen != "127.0.0.1:5000" {
+		t.Errorf("--listen should beat Proxy__Port, got %q", cfg.Listen)
+	}
+}
+
+func TestCompatInvalid(t *testing.T) {
+	tests := []struct{ name, key, value, want string }{
+		{"port not a number", "Proxy__Port", "http", `Proxy__Port: "http" is not a port`},
+		{"port out of range", "Proxy__Port", "70000", "Proxy__Port"},
+		{"source without target", "Proxy__Request__UriMap__Source", "http://localhost/api", "must be set together"},
+		{"reject unknown not boolean", "Proxy__Request__RejectUnknown", "maybe", "is not a boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(tt.key, tt.value)
+			_, err := load(t)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckFile(t *testing.T) {
+	good := writeFile(t, "ok.yaml", "listen: 127.0.0.1:1080\n")
+	if problems := CheckFile(good); len(problems) != 0 {
+		t.Fatalf("good settings: %v", problems)
+	}
+	bad := writeFile(t, "bad.yaml", "listen: nowhere\nfoo: 1\n")
+	problems := CheckFile(bad)
+	if len(problems) != 1 || !strings.Contains(problems[0], "bad.yaml: foo: unknown setting") {
+		t.Fatalf("problems = %q", problems)
+	}
+	table := writeFile(t, "table.yaml", "apiVersion: meshlite/v1\nkind: RouteTable\nmetadata: {name: x}\nspec:\n  routes:\n    - {name: a, source: 'ftp://localhost/a', target: 'http://b/'}\n")
+	problems = CheckFile(table)
+	if len(problems) == 0 || !strings.Contains(problems[0], "table.yaml") || !strings.Contains(strings.Join(problems, "\n"), "spec.routes[0].source") {
+		t.Fatalf("problems = %q", problems)
+	}
+}
