@@ -1,0 +1,114 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+)
+
+// dialHTTP is the pool's DialContext. Plain http tries carry the chosen
+// endpoint as the URL host, so addr is that endpoint; it is dialled only if
+// it is one of the call's checked addresses.
+func (t *Transport) dialHTTP(ctx context.Context, network, addr string) (net.Conn, error) {
+	c := callFrom(ctx)
+	if c == nil {
+		return nil, errors.New("upstream: dial " + addr + " without a target (requests must carry a Target)")
+	}
+	ep, err := netip.ParseAddrPort(addr)
+	if err != nil || !c.target.checks(ep) {
+		return nil, &DialError{Addr: addr, Err: errors.New("address is not one of the target's checked addresses")}
+	}
+	conn, err := t.dialer.DialContext(ctx, "tcp", ep.String())
+	if err != nil {
+		return nil, &DialError{Addr: ep.String(), Err: err}
+	}
+	return conn, nil
+}
+
+// dialTLS is the pool's DialTLSContext. https tries carry "name:port" as the
+// URL host (the pool key); the dialer picks a checked address, preferring
+// one not yet tried in the call, and verifies the server as Target.Host.
+func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+	c := callFrom(ctx)
+	if c == nil || addr != c.poolHost {
+		return nil, errors.New("upstream: dial " + addr + " without a matching target (requests must carry a Target)")
+	}
+	ep := c.pick()
+	raw, err := t.dialer.DialContext(ctx, "tcp", ep.String())
+	if err != nil {
+		return nil, &DialError{Addr: ep.String(), Err: err}
+	}
+	conn := tls.Client(raw, t.tlsConfig(c.target.Host))
+	hctx, cancel := context.WithTimeout(ctx, t.opts.TLSHandshakeTimeout)
+	defer cancel()
+	if err := conn.HandshakeContext(hctx); err != nil {
+		raw.Close()
+		return nil, &DialError{Addr: ep.String(), Err: fmt.Errorf("tls handshake with %q: %w", c.target.Host, err)}
+	}
+	return conn, nil
+}
+
+// tlsConfig is the client configuration for one connection to host: the
+// configured roots (system roots when none), SNI and verification for host.
+func (t *Transport) tlsConfig(host string) *tls.Config {
+	cfg := t.tlsBase.Clone()
+	cfg.ServerName = host
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return cfg
+}
+
+// DialTunnel opens a TCP connection for a CONNECT tunnel to target: it
+// tries the checked addresses in order until one connects, and fills
+// target.Attempts and target.Upstream. It fails with *DialError when none
+// connects, or with ctx's error when ctx ends first.
+func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, error) {
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
+	target.Attempts, target.Upstream = 0, ""
+	var last error
+	for i := range target.Addrs {
+		ep := target.endpoint(i).String()
+		target.Attempts, target.Upstream = i+1, ep
+		conn, err := t.dialer.DialContext(ctx, "tcp", ep)
+		if err == nil {
+			t.metrics.tries.WithLabelValues(target.Route, resultResponse).Inc()
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			t.metrics.tries.WithLabelValues(target.Route, resultCanceled).Inc()
+			return nil, ctx.Err()
+		}
+		t.metrics.tries.WithLabelValues(target.Route, resultConnectFailure).Inc()
+		t.log.LogAttrs(ctx, slog.LevelDebug, "upstream: tunnel dial failed",
+			slog.String("route", target.Route), slog.String("upstream", ep), slog.Any("error", err))
+		last = &DialError{Addr: ep, Err: err}
+	}
+	return nil, last
+}
+
+// checkTarget rejects a target that cannot be dialled.
+func checkTarget(t *Target) error {
+	switch {
+	case t == nil:
+		return errors.New("upstream: request carries no Target (use WithTarget)")
+	case t.Host == "":
+		return errors.New("upstream: target has no host")
+	case t.Port == 0:
+		return errors.New("upstream: target " + t.Host + " has no port")
+	case len(t.Addrs) == 0:
+		return &DialError{Addr: t.Host, Err: errNoAddress}
+	}
+	for _, a := range t.Addrs {
+		if !a.IsValid() {
+			return &DialError{Addr: t.Host, Err: errors.New("invalid address in target")}
+		}
+	}
+	return nil
+}

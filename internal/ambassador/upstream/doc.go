@@ -1,0 +1,41 @@
+// Package upstream is the ambassador's upstream transport: a tuned
+// connection pool, dialing of pre-checked addresses only, TLS origination
+// and retries under a per-route budget.
+//
+// The proxy handler decides where a request may go (routes and policy), then
+// stores a *Target in the request context with WithTarget and hands the
+// request to Transport.RoundTrip. The transport never resolves a name: it
+// dials only Target.Addrs, the addresses the address guard checked, which
+// defeats DNS rebinding.
+//
+// # Connection pools
+//
+// Plain http requests are sent with the URL host set to the chosen
+// endpoint ("ip:port"), so the pool is keyed per endpoint and a retry that
+// picks an untried address really reaches a different endpoint. The Host
+// header still carries the target name.
+//
+// https requests keep the URL host as the target name ("name:port"), so the
+// pool is keyed by name: a connection verified for one name is never reused
+// for another name, even when both resolve to the same address. The dialer
+// still prefers an address not yet tried in the call, but a retry may reuse
+// an idle connection to the endpoint that just answered (HTTP/2 multiplexes
+// every request to a name on one connection anyway).
+//
+// # Retry conditions
+//
+// A failed try is treated as the status the proxy would answer with, and
+// Retry.On selects what is retried:
+//
+//	failure                          retried when On has
+//	dial or TLS handshake failed      ConnectFailure, Status5xx, GatewayError
+//	reset/EOF before headers          Reset, Status5xx, GatewayError
+//	per-try timeout                   Reset, Status5xx, GatewayError
+//	response 5xx                      Status5xx; 502/503/504 also GatewayError; any code in Codes
+//
+// Only idempotent methods (GET HEAD OPTIONS TRACE PUT DELETE) are retried
+// unless Retry.NonIdempotent is set; a connect failure is retried for every
+// method because nothing was sent. Request bodies are replayed from GetBody
+// when set, or buffered up to 64 KiB; larger bodies are streamed once and
+// never retried. Each retry costs a token from the route's budget.
+package upstream

@@ -1,0 +1,332 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshlite/meshlite/pkg/routes"
+)
+
+func TestRoundTripRetriesStatus(t *testing.T) {
+	gateway := routes.RetryOn{GatewayError: true}
+	tests := []struct {
+		name         string
+		method       string
+		codes        []int
+		retry        Retry
+		wantStatus   int
+		wantAttempts int
+	}{
+		{"GET 503 then 200 with gateway-error", "GET", []int{503, 200}, Retry{Attempts: 3, On: gateway}, 200, 2},
+		{"GET 500 then 200 with 5xx", "GET", []int{500, 200}, Retry{Attempts: 3, On: routes.RetryOn{Status5xx: true}}, 200, 2},
+		{"GET 500 is not a gateway error", "GET", []int{500, 200}, Retry{Attempts: 3, On: gateway}, 500, 1},
+		{"GET 429 then 200 with explicit code", "GET", []int{429, 200}, Retry{Attempts: 3, On: routes.RetryOn{Codes: []int{429}}}, 200, 2},
+		{"GET 503 without conditions is not retried", "GET", []int{503, 200}, Retry{Attempts: 3}, 503, 1},
+		{"GET 503 with one attempt is not retried", "GET", []int{503, 200}, Retry{Attempts: 1, On: gateway}, 503, 1},
+		{"attempts exhausted returns the last response", "GET", []int{503, 502, 200}, Retry{Attempts: 2, On: gateway}, 502, 2},
+		{"POST 503 is not retried", "POST", []int{503, 200}, Retry{Attempts: 3, On: gateway}, 503, 1},
+		{"POST 503 is retried when non-idempotent allowed", "POST", []int{503, 200}, Retry{Attempts: 3, On: gateway, NonIdempotent: true}, 200, 2},
+		{"PUT 503 is retried", "PUT", []int{503, 200}, Retry{Attempts: 3, On: gateway}, 200, 2},
+		{"DELETE 504 is retried", "DELETE", []int{504, 200}, Retry{Attempts: 3, On: gateway}, 200, 2},
+		{"PATCH 503 is not retried", "PATCH", []int{503, 200}, Retry{Attempts: 3, On: gateway}, 503, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{script: statuses(tt.codes...)}
+			srv, ep := newUpstream(t, rec)
+			tr := newTestTransport(t, Options{})
+			tg := targetFor("svc.test", tt.retry, ep)
+			res, body, err := send(t, tr, context.Background(), tt.method, srv.URL+"/x", nil, tg)
+			if err != nil {
+				t.Fatalf("RoundTrip: %v", err)
+			}
+			if res.StatusCode != tt.wantStatus || body != http.StatusText(tt.wantStatus) {
+				t.Errorf("got %d %q, want %d", res.StatusCode, body, tt.wantStatus)
+			}
+			if tg.Attempts != tt.wantAttempts || rec.count() != tt.wantAttempts {
+				t.Errorf("Target.Attempts = %d, upstream saw %d requests; want %d", tg.Attempts, rec.count(), tt.wantAttempts)
+			}
+			if tg.Upstream != ep.String() {
+				t.Errorf("Target.Upstream = %q, want %q", tg.Upstream, ep)
+			}
+			retries := counterValue(t, tr.metrics.retries.WithLabelValues("r", reasonStatus))
+			if int(retries) != tt.wantAttempts-1 {
+				t.Errorf("retries_total{reason=status} = %v, want %d", retries, tt.wantAttempts-1)
+			}
+		})
+	}
+}
+
+func TestRoundTripRetriesReset(t *testing.T) {
+	tests := []struct {
+		name         string
+		retry        Retry
+		wantErr      bool
+		wantAttempts int
+	}{
+		{"reset then 200 with reset", Retry{Attempts: 2, On: routes.RetryOn{Reset: true}}, false, 2},
+		{"reset then 200 with gateway-error", Retry{Attempts: 2, On: routes.RetryOn{GatewayError: true}}, false, 2},
+		{"reset is not a connect failure", Retry{Attempts: 2, On: routes.RetryOn{ConnectFailure: true}}, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := listenOn(t, "127.0.0.1", 0)
+			seen := resetThenOK(t, l)
+			ep := addrPort(t, l)
+			tr := newTestTransport(t, Options{})
+			tg := targetFor("svc.test", tt.retry, ep)
+			res, body, err := send(t, tr, context.Background(), "GET", "http://svc.test/", nil, tg)
+			if tt.wantErr {
+				var de *DialError
+				var te *TimeoutError
+				if err == nil || errors.As(err, &de) || errors.As(err, &te) {
+					t.Fatalf("err = %v, want a reset error", err)
+				}
+			} else if err != nil || res.StatusCode != 200 || body != "ok" {
+				t.Fatalf("got %v %q, %v; want 200 ok", res, body, err)
+			}
+			if tg.Attempts != tt.wantAttempts || seen() != tt.wantAttempts {
+				t.Errorf("Target.Attempts = %d, upstream read %d requests; want %d", tg.Attempts, seen(), tt.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestRoundTripPrefersUntriedEndpoint(t *testing.T) {
+	bad := &recorder{script: statuses(503)}
+	badSrv, badEP := newUpstream(t, bad)
+	good := &recorder{script: statuses(200)}
+	l := listenOn(t, "127.0.0.2", badEP.Port())
+	goodSrv := &http.Server{Handler: good}
+	go goodSrv.Serve(l)
+	t.Cleanup(func() { goodSrv.Close() })
+	goodEP := addrPort(t, l)
+
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{Attempts: 2, On: routes.RetryOn{GatewayError: true}}, badEP, goodEP)
+	res, _, err := send(t, tr, context.Background(), "GET", badSrv.URL+"/", nil, tg)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("got %v, %v; want 200 from the untried endpoint", res, err)
+	}
+	if bad.count() != 1 || good.count() != 1 {
+		t.Errorf("bad endpoint saw %d, good saw %d; want 1 each", bad.count(), good.count())
+	}
+	if tg.Upstream != goodEP.String() || tg.Attempts != 2 {
+		t.Errorf("Upstream = %q, Attempts = %d; want %s, 2", tg.Upstream, tg.Attempts, goodEP)
+	}
+}
+
+func TestRoundTripConnectFailureGoesToLiveAddress(t *testing.T) {
+	tests := []struct {
+		name         string
+		method       string
+		attempts     int
+		wantAttempts int
+		wantDial     bool
+	}{
+		{"GET retries on the live address", "GET", 2, 2, false},
+		{"POST retries a connect failure, nothing was sent", "POST", 2, 2, false},
+		{"one attempt reports the dead address", "GET", 1, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{script: statuses(200)}
+			srv, live := newUpstream(t, rec)
+			dead := deadUpstreamAddr(t, live.Port())
+			tr := newTestTransport(t, Options{})
+			tg := targetFor("svc.test", Retry{Attempts: tt.attempts, On: routes.RetryOn{ConnectFailure: true}}, dead, live)
+			res, _, err := send(t, tr, context.Background(), tt.method, srv.URL+"/", strings.NewReader("hello"), tg)
+			if tt.wantDial {
+				var de *DialError
+				if !errors.As(err, &de) || de.Addr != dead.String() {
+					t.Fatalf("err = %v, want *DialError for %s", err, dead)
+				}
+				if tg.Upstream != dead.String() {
+					t.Errorf("Upstream = %q, want %s", tg.Upstream, dead)
+				}
+			} else {
+				if err != nil || res.StatusCode != 200 {
+					t.Fatalf("got %v, %v; want 200", res, err)
+				}
+				if tg.Upstream != live.String() || rec.count() != 1 || rec.body(0) != "hello" {
+					t.Errorf("Upstream = %q, upstream saw %d requests; want %s once with the body", tg.Upstream, rec.count(), live)
+				}
+			}
+			if tg.Attempts != tt.wantAttempts {
+				t.Errorf("Attempts = %d, want %d", tg.Attempts, tt.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestRoundTripAllAddressesDead(t *testing.T) {
+	dead := deadUpstreamAddr(t, 0)
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{Attempts: 3, On: routes.RetryOn{ConnectFailure: true}}, dead)
+	_, _, err := send(t, tr, context.Background(), "GET", "http://svc.test/", nil, tg)
+	var de *DialError
+	if !errors.As(err, &de) || de.Addr != dead.String() {
+		t.Fatalf("err = %v, want *DialError for %s", err, dead)
+	}
+	if tg.Attempts != 3 {
+		t.Errorf("Attempts = %d, want 3", tg.Attempts)
+	}
+	got := counterValue(t, tr.metrics.tries.WithLabelValues("r", resultConnectFailure))
+	if got != 3 {
+		t.Errorf("tries_total{result=connect_failure} = %v, want 3", got)
+	}
+}
+
+// hang answers request n with 200 when ok(n), and otherwise waits until
+// the client goes away.
+func hang(ok func(n int) bool) func(int, http.ResponseWriter, *http.Request) {
+	return func(n int, w http.ResponseWriter, r *http.Request) {
+		if ok(n) {
+			w.Write([]byte("ok"))
+			return
+		}
+		<-r.Context().Done()
+	}
+}
+
+func TestRoundTripTimeouts(t *testing.T) {
+	never := func(int) bool { return false }
+	tests := []struct {
+		name         string
+		ok           func(int) bool
+		retry        Retry
+		wantErr      *TimeoutError // nil: want 200
+		wantAttempts int
+	}{
+		{"per-try timeout then success", func(n int) bool { return n > 0 },
+			Retry{Attempts: 2, PerTryTimeout: time.Second, On: routes.RetryOn{Reset: true}}, nil, 2},
+		{"per-try timeout on every try", never,
+			Retry{Attempts: 2, PerTryTimeout: 100 * time.Millisecond, On: routes.RetryOn{GatewayError: true}},
+			&TimeoutError{Timeout: 100 * time.Millisecond, PerTry: true}, 2},
+		{"per-try timeout without a condition is not retried", never,
+			Retry{Attempts: 3, PerTryTimeout: 100 * time.Millisecond, On: routes.RetryOn{ConnectFailure: true}},
+			&TimeoutError{Timeout: 100 * time.Millisecond, PerTry: true}, 1},
+		{"overall timeout", never,
+			Retry{Attempts: 3, Timeout: 200 * time.Millisecond, On: routes.RetryOn{Reset: true}},
+			&TimeoutError{Timeout: 200 * time.Millisecond}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{script: hang(tt.ok)}
+			srv, ep := newUpstream(t, rec)
+			tr := newTestTransport(t, Options{})
+			tg := targetFor("svc.test", tt.retry, ep)
+			res, body, err := send(t, tr, context.Background(), "GET", srv.URL+"/", nil, tg)
+			if tt.wantErr == nil {
+				if err != nil || res.StatusCode != 200 || body != "ok" {
+					t.Fatalf("got %v %q, %v; want 200 ok", res, body, err)
+				}
+			} else {
+				var te *TimeoutError
+				if !errors.As(err, &te) || *te != *tt.wantErr {
+					t.Fatalf("err = %#v, want %#v", err, tt.wantErr)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("errors.Is(%v, DeadlineExceeded) = false", err)
+				}
+			}
+			if tg.Attempts != tt.wantAttempts {
+				t.Errorf("Attempts = %d, want %d", tg.Attempts, tt.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestRoundTripBodyTimeout(t *testing.T) {
+	rec := &recorder{script: func(_ int, w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}}
+	srv, ep := newUpstream(t, rec)
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{Timeout: 2 * time.Second}, ep)
+	res, body, err := send(t, tr, context.Background(), "GET", srv.URL+"/", nil, tg)
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.PerTry || res == nil {
+		t.Fatalf("reading body: %v (body %q), want *TimeoutError for the call after the headers", err, body)
+	}
+	if body != "partial" {
+		t.Errorf("body = %q, want the part sent before the timeout", body)
+	}
+}
+
+func TestRoundTripClientCancel(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	rec := &recorder{script: func(_ int, w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}}
+	srv, ep := newUpstream(t, rec)
+	tr := newTestTransport(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	tg := targetFor("svc.test", Retry{Attempts: 3, PerTryTimeout: guard, On: routes.RetryOn{Reset: true}}, ep)
+	_, _, err := send(t, tr, ctx, "GET", srv.URL+"/", nil, tg)
+	var te *TimeoutError
+	if !errors.Is(err, context.Canceled) || errors.As(err, &te) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if tg.Attempts != 1 {
+		t.Errorf("Attempts = %d, want 1", tg.Attempts)
+	}
+}
+
+func TestRoundTripBackoffHonoursContext(t *testing.T) {
+	tests := []struct {
+		name   string
+		cancel bool // the client cancels during backoff; else the call times out
+	}{
+		{"client cancels during backoff", true},
+		{"call timeout during backoff", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{script: statuses(503)}
+			srv, ep := newUpstream(t, rec)
+			tr := newTestTransport(t, Options{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			waits := 0
+			tr.backoff = func(int) time.Duration {
+				waits++
+				if tt.cancel {
+					cancel()
+				}
+				return time.Hour
+			}
+			tg := targetFor("svc.test", Retry{Attempts: 3, Timeout: 300 * time.Millisecond, On: routes.RetryOn{GatewayError: true}}, ep)
+			_, _, err := send(t, tr, ctx, "GET", srv.URL+"/", nil, tg)
+			var te *TimeoutError
+			if tt.cancel && !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			if !tt.cancel && (!errors.As(err, &te) || te.PerTry) {
+				t.Errorf("err = %v, want the call's *TimeoutError", err)
+			}
+			if waits != 1 || rec.count() != 1 || tg.Attempts != 1 {
+				t.Errorf("backoffs %d, upstream requests %d, Attempts %d; want 1 each", waits, rec.count(), tg.Attempts)
+			}
+		})
+	}
+}
+
+func TestFullJitterBounds(t *testing.T) {
+	for retry := range 10 {
+		ceiling := min(backoffMax, backoffBase<<retry)
+		for range 50 {
+			if d := fullJitter(retry); d < 0 || d > ceiling {
+				t.Fatalf("fullJitter(%d) = %s, want within [0, %s]", retry, d, ceiling)
+			}
+		}
+	}
+}

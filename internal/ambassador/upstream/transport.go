@@ -1,0 +1,137 @@
+package upstream
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options tune a Transport. Zero values mean the documented defaults.
+type Options struct {
+	// MaxIdleConnsPerHost is the idle connections kept per endpoint (http)
+	// or per name (https); default 256. The pool keeps at most four times
+	// as many idle connections in all.
+	MaxIdleConnsPerHost int
+	// IdleConnTimeout closes idle connections after this long; default 90s.
+	IdleConnTimeout time.Duration
+	// DialTimeout bounds one TCP connect; default 5s.
+	DialTimeout time.Duration
+	// TLSHandshakeTimeout bounds one TLS handshake; default 10s.
+	TLSHandshakeTimeout time.Duration
+	// DefaultTimeout bounds a whole call (retries and response body
+	// included) whose Retry.Timeout is 0; default 30s.
+	DefaultTimeout time.Duration
+	// TLSConfig is the base client configuration for https targets (roots,
+	// client certificates); nil means system roots. ServerName is always
+	// set to Target.Host.
+	TLSConfig *tls.Config
+	// BudgetRatio is the retry tokens each retried call adds to its route's
+	// budget; default 0.2 (retries ≤ 20 % of requests). Negative means 0.
+	BudgetRatio float64
+	// BudgetPerSecond is the retry tokens added per second per route, and
+	// the bucket's capacity (at least 1); default 10. Negative means 0.
+	BudgetPerSecond float64
+	// Registerer receives the transport's metrics; nil registers nothing.
+	// Use one Transport per registerer.
+	Registerer prometheus.Registerer
+	// Logger receives debug lines about retries; nil discards them.
+	Logger *slog.Logger
+}
+
+const (
+	backoffBase = 25 * time.Millisecond
+	backoffMax  = 250 * time.Millisecond
+)
+
+// Transport is the retrying upstream http.RoundTripper. It is safe for
+// concurrent use; create one per process and reuse it.
+type Transport struct {
+	opts    Options
+	pool    *http.Transport
+	dialer  *net.Dialer
+	tlsBase *tls.Config
+	budget  *budget
+	metrics *metrics
+	log     *slog.Logger
+	// backoff returns the wait before retry number retry (from 0).
+	backoff func(retry int) time.Duration
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// New builds a Transport; see Options for the defaults.
+func New(opts Options) *Transport {
+	opts = withDefaults(opts)
+	t := &Transport{
+		opts:    opts,
+		dialer:  &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		tlsBase: &tls.Config{MinVersion: tls.VersionTLS12},
+		budget:  newBudget(max(opts.BudgetRatio, 0), max(opts.BudgetPerSecond, 0)),
+		metrics: newMetrics(opts.Registerer),
+		log:     opts.Logger,
+		backoff: fullJitter,
+	}
+	if opts.TLSConfig != nil {
+		t.tlsBase = opts.TLSConfig.Clone()
+	}
+	t.pool = &http.Transport{
+		Proxy:                  nil, // never an environment proxy
+		DialContext:            t.dialHTTP,
+		DialTLSContext:         t.dialTLS,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           4 * opts.MaxIdleConnsPerHost,
+		MaxIdleConnsPerHost:    opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:        opts.IdleConnTimeout,
+		TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // a proxy must not add Accept-Encoding
+		MaxResponseHeaderBytes: 1 << 20,
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: 15 * time.Second,
+			PingTimeout:     15 * time.Second,
+		},
+	}
+	return t
+}
+
+func withDefaults(o Options) Options {
+	if o.MaxIdleConnsPerHost <= 0 {
+		o.MaxIdleConnsPerHost = 256
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.TLSHandshakeTimeout <= 0 {
+		o.TLSHandshakeTimeout = 10 * time.Second
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 30 * time.Second
+	}
+	if o.BudgetRatio == 0 {
+		o.BudgetRatio = 0.2
+	}
+	if o.BudgetPerSecond == 0 {
+		o.BudgetPerSecond = 10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// fullJitter waits a random time in [0, min(backoffMax, backoffBase·2^retry)].
+func fullJitter(retry int) time.Duration {
+	ceiling := min(backoffMax, backoffBase<<min(retry, 8))
+	return rand.N(ceiling + 1)
+}
+
+// CloseIdleConnections closes the pool's idle connections.
+func (t *Transport) CloseIdleConnections() { t.pool.CloseIdleConnections() }

@@ -1,0 +1,152 @@
+package upstream
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+)
+
+func TestNewTunesPool(t *testing.T) {
+	tr := New(Options{})
+	p := tr.pool
+	if p.Proxy != nil {
+		t.Error("pool uses a proxy; it must never use environment proxies")
+	}
+	if p.MaxIdleConnsPerHost != 256 || p.MaxIdleConns != 1024 {
+		t.Errorf("MaxIdleConnsPerHost = %d, MaxIdleConns = %d; want 256, 1024", p.MaxIdleConnsPerHost, p.MaxIdleConns)
+	}
+	if !p.DisableCompression || !p.ForceAttemptHTTP2 {
+		t.Errorf("DisableCompression = %v, ForceAttemptHTTP2 = %v; want both true", p.DisableCompression, p.ForceAttemptHTTP2)
+	}
+	if p.IdleConnTimeout == 0 || p.TLSHandshakeTimeout == 0 || p.ExpectContinueTimeout == 0 || tr.dialer.Timeout == 0 {
+		t.Error("a pool timeout is unset")
+	}
+}
+
+func TestRoundTripSendsTargetHostAndReusesConnections(t *testing.T) {
+	var conns atomic.Int32
+	rec := &recorder{script: statuses(200)}
+	srv := httptest.NewUnstartedServer(rec)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ep := addrPort(t, srv.Listener)
+	tr := newTestTransport(t, Options{})
+	for i := range 5 {
+		tg := targetFor("svc.test", Retry{}, ep)
+		req, _ := http.NewRequestWithContext(WithTarget(context.Background(), tg), "GET", "http://svc.test/", nil)
+		req.Host = "" // as ProxyRequest.SetURL leaves it
+		res, err := tr.RoundTrip(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("request %d: %v, %v", i, res, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("upstream accepted %d connections for 5 sequential requests, want 1", n)
+	}
+	r := rec.reqs[0]
+	if want := "svc.test:" + itoa(ep.Port()); r.Host != want {
+		t.Errorf("upstream saw Host %q, want %q", r.Host, want)
+	}
+	if ae := r.Header.Get("Accept-Encoding"); ae != "" {
+		t.Errorf("transport added Accept-Encoding %q", ae)
+	}
+}
+
+func TestRoundTripKeepsRequestHost(t *testing.T) {
+	rec := &recorder{script: statuses(200)}
+	srv, ep := newUpstream(t, rec)
+	tr := newTestTransport(t, Options{})
+	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+	req.Host = "custom.test"
+	req = req.WithContext(WithTarget(context.Background(), targetFor("svc.test", Retry{}, ep)))
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if rec.hosts[0] != "custom.test" {
+		t.Errorf("upstream saw Host %q, want custom.test", rec.hosts[0])
+	}
+	if res.Request != req {
+		t.Error("Response.Request is not the caller's request")
+	}
+}
+
+func TestHostHeader(t *testing.T) {
+	tests := []struct {
+		name   string
+		host   string
+		port   uint16
+		scheme string
+		want   string
+	}{
+		{"http default port", "svc.test", 80, "http", "svc.test"},
+		{"https default port", "svc.test", 443, "https", "svc.test"},
+		{"http on 443 keeps the port", "svc.test", 443, "http", "svc.test:443"},
+		{"other port", "svc.test", 8080, "http", "svc.test:8080"},
+		{"IPv6 default port", "2001:db8::1", 443, "https", "[2001:db8::1]"},
+		{"IPv6 other port", "2001:db8::1", 8443, "https", "[2001:db8::1]:8443"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := &Target{Host: tt.host, Port: tt.port}
+			if got := tg.hostHeader(tt.scheme); got != tt.want {
+				t.Errorf("hostHeader = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDialRefusesUncheckedAddress(t *testing.T) {
+	rec := &recorder{script: statuses(200)}
+	_, ep := newUpstream(t, rec)
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{}, ep)
+	other := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), ep.Port())
+	c := &call{target: tg}
+	ctx := context.WithValue(context.Background(), callKey{}, c)
+	if conn, err := tr.dialHTTP(ctx, "tcp", other.String()); err == nil {
+		conn.Close()
+		t.Fatal("dialHTTP dialled an address that was not checked")
+	}
+	if conn, err := tr.dialHTTP(context.Background(), "tcp", ep.String()); err == nil {
+		conn.Close()
+		t.Fatal("dialHTTP dialled without a call in the context")
+	}
+	if rec.count() != 0 {
+		t.Errorf("upstream received %d requests", rec.count())
+	}
+}
+
+func TestCallPickPrefersUntried(t *testing.T) {
+	a := netip.MustParseAddr("10.0.0.1")
+	b := netip.MustParseAddr("10.0.0.2")
+	c := &call{target: &Target{Host: "svc.test", Port: 80, Addrs: []netip.Addr{a, b}}}
+	var got []netip.Addr
+	for n := range 4 {
+		c.begin(n)
+		got = append(got, c.pick().Addr())
+	}
+	want := []netip.Addr{a, b, a, b}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("picks = %v, want %v", got, want)
+		}
+	}
+}
+
+func itoa(p uint16) string {
+	return netip.AddrPortFrom(netip.IPv4Unspecified(), p).String()[len("0.0.0.0:"):]
+}

@@ -1,0 +1,129 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// kind classifies the outcome of one try.
+type kind uint8
+
+const (
+	kindResponse       kind = iota // response headers arrived
+	kindConnectFailure             // no connection: nothing was sent
+	kindReset                      // the upstream failed before response headers
+	kindPerTryTimeout              // the try ran out of time
+	kindTimeout                    // the call ran out of time
+	kindCanceled                   // the client went away
+)
+
+// String is the metric label value of the outcome.
+func (k kind) String() string {
+	switch k {
+	case kindConnectFailure:
+		return resultConnectFailure
+	case kindReset:
+		return resultReset
+	case kindPerTryTimeout:
+		return resultPerTryTimeout
+	case kindTimeout:
+		return resultTimeout
+	case kindCanceled:
+		return resultCanceled
+	}
+	return resultResponse
+}
+
+type tryResult struct {
+	res    *http.Response
+	err    error
+	kind   kind
+	cancel context.CancelCauseFunc // ends the try's context
+}
+
+// try makes try number n and records it in the Target.
+func (rt *roundTrip) try(n int) tryResult {
+	rt.c.begin(n)
+	ctx, cancel := rt.ctx, rt.cancel
+	var perTry *time.Timer
+	if rt.pol.Attempts > 1 || rt.pol.PerTryTimeout > 0 {
+		ctx, cancel = context.WithCancelCause(rt.ctx)
+	}
+	if d := rt.pol.PerTryTimeout; d > 0 {
+		perTry = time.AfterFunc(d, func() { cancel(&TimeoutError{Timeout: d, PerTry: true}) })
+	}
+	out, ep, err := rt.request(ctx)
+	if err != nil {
+		return tryResult{err: err, kind: kindReset, cancel: cancel}
+	}
+	res, err := rt.t.pool.RoundTrip(out)
+	if perTry != nil && !perTry.Stop() && err == nil {
+		res.Body.Close() // the try timed out as its headers arrived
+		res, err = nil, context.Cause(ctx)
+	}
+	rt.record(n, ep, err)
+	return tryResult{res: res, err: err, kind: rt.classify(ctx, err), cancel: cancel}
+}
+
+// request builds the outgoing request of one try. http tries are addressed
+// to the chosen endpoint (the pool is keyed per endpoint); https tries to
+// the target name (the pool is keyed per name and the dialer picks).
+func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort, error) {
+	body, getBody, err := rt.body.next()
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	out := rt.req.WithContext(ctx)
+	u := *rt.req.URL
+	var ep netip.AddrPort
+	if u.Scheme == "http" {
+		ep = rt.c.pick()
+		u.Host = ep.String()
+	} else {
+		u.Host = rt.c.poolHost
+	}
+	out.URL = &u
+	if out.Host == "" {
+		out.Host = rt.target.hostHeader(u.Scheme)
+	}
+	out.Body, out.GetBody = body, getBody
+	return out, ep, nil
+}
+
+// record fills Target.Attempts and Target.Upstream after try n.
+func (rt *roundTrip) record(n int, ep netip.AddrPort, err error) {
+	rt.target.Attempts = n + 1
+	var de *DialError
+	switch {
+	case ep.IsValid():
+	case errors.As(err, &de):
+		rt.target.Upstream = de.Addr
+		return
+	default:
+		ep = rt.c.connEndpoint()
+	}
+	if ep.IsValid() {
+		rt.target.Upstream = ep.String()
+	}
+}
+
+// classify names the outcome of a try whose context is ctx.
+func (rt *roundTrip) classify(ctx context.Context, err error) kind {
+	var de *DialError
+	switch {
+	case err == nil:
+		return kindResponse
+	case rt.req.Context().Err() != nil:
+		return kindCanceled
+	case rt.ctx.Err() != nil:
+		return kindTimeout
+	case ctx.Err() != nil:
+		return kindPerTryTimeout
+	case errors.As(err, &de):
+		return kindConnectFailure
+	}
+	return kindReset
+}
