@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/meshlite/meshlite/pkg/policy"
+)
+
+// destination is where a request asks to go, as the door saw it.
+type destination struct {
+	scheme   string
+	host     string // as received; the policy normalises it
+	port     uint16
+	path     string // decoded and cleaned
+	rawQuery string
+	local    bool // arrived at a local mapping door
+}
+
+// destinationOf reads the destination of a non-CONNECT request.
+func destinationOf(r *http.Request, d *door) (destination, error) {
+	dest := destination{path: cleanPath(r.URL.Path), rawQuery: r.URL.RawQuery}
+	if d.name == DoorLocal {
+		dest.scheme, dest.port, dest.local = "http", d.port, true
+		dest.host = "localhost"
+		if h, _, err := net.SplitHostPort(r.Host); err == nil && isLoopbackName(h) {
+			dest.host = h
+		} else if isLoopbackName(r.Host) {
+			dest.host = r.Host
+		}
+		return dest, nil
+	}
+	if !r.URL.IsAbs() {
+		return dest, badRequest("the forward-proxy door takes absolute-form requests (GET http://host/path) " +
+			"or CONNECT host:port; for origin-form requests call a local mapping port")
+	}
+	if r.URL.Scheme != "http" {
+		return dest, badRequest("scheme " + strconv.Quote(r.URL.Scheme) +
+			" is not proxied in absolute form: send https through CONNECT, use http otherwise")
+	}
+	host, port, err := policy.SplitHostPort(r.URL.Host, 80)
+	if err != nil {
+		return dest, err
+	}
+	dest.scheme, dest.host, dest.port = "http", host, port
+	return dest, nil
+}
+
+// String renders the destination as the URL the client asked for.
+func (d destination) String() string {
+	u := url.URL{Scheme: d.scheme, Host: hostPort(d.host, d.port, 80), Path: d.path, RawQuery: d.rawQuery}
+	return truncate(u.String())
+}
+
+// upstreamURL is where an unmapped request goes: the normalised host, the
+// cleaned path (the one the policy judged), the query kept.
+func (d destination) upstreamURL(host string) *url.URL {
+	return &url.URL{Scheme: d.scheme, Host: hostPort(host, d.port, 80), Path: d.path, RawQuery: d.rawQuery}
+}
+
+func hostPort(host string, port, defaultPort uint16) string {
+	if port == defaultPort {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+// cleanPath resolves dot segments and duplicate slashes, keeping a trailing
+// slash; "" becomes "/". It does not allocate for a path that is clean.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		if c == p[:len(p)-1] {
+			return p
+		}
+		return c + "/"
+	}
+	return c
+}
+
+func isLoopbackName(h string) bool {
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}

@@ -1,0 +1,105 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/meshlite/meshlite/internal/ambassador/upstream"
+	"github.com/meshlite/meshlite/pkg/policy"
+)
+
+// StatusClientClosed is logged when the client went away before the answer;
+// nothing is sent.
+const StatusClientClosed = 499
+
+// requestError is a malformed request detected by a door.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func (e *requestError) Error() string { return "proxy: " + e.msg }
+
+func badRequest(msg string) error { return &requestError{status: http.StatusBadRequest, msg: msg} }
+
+// statusOf maps every pipeline error to its HTTP status and a one-line
+// reason. It is the only place that does.
+func statusOf(err error) (int, string) {
+	var (
+		reqErr     *requestError
+		inputErr   *policy.InputError
+		resolveErr *policy.ResolveError
+		dialErr    *upstream.DialError
+		timeoutErr *upstream.TimeoutError
+		tooLarge   *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &reqErr):
+		return reqErr.status, reqErr.msg
+	case errors.As(err, &inputErr):
+		return http.StatusBadRequest, strings.TrimPrefix(inputErr.Error(), "policy: ")
+	case errors.Is(err, context.Canceled):
+		return StatusClientClosed, "client closed the request before the answer"
+	case errors.As(err, &timeoutErr):
+		if timeoutErr.PerTry {
+			return http.StatusGatewayTimeout, fmt.Sprintf("upstream did not answer within the per-try timeout of %s", timeoutErr.Timeout)
+		}
+		return http.StatusGatewayTimeout, fmt.Sprintf("upstream did not answer within the route timeout of %s", timeoutErr.Timeout)
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "upstream did not answer in time"
+	case errors.As(err, &resolveErr):
+		return http.StatusBadGateway, "cannot resolve upstream host: " + strings.TrimPrefix(resolveErr.Error(), "policy: ")
+	case errors.As(err, &dialErr):
+		return http.StatusBadGateway, "cannot connect to upstream: " + dialErr.Error()
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", tooLarge.Limit)
+	default:
+		return http.StatusBadGateway, "upstream failed: " + err.Error()
+	}
+}
+
+// writeError answers with status, the reason as a one-line plain-text body
+// and in the X-Meshlite-Reason header.
+func writeError(w http.ResponseWriter, status int, reason string) {
+	if rec, ok := w.(*recorder); ok {
+		if rec.wrote {
+			return // the answer has begun; the reason goes to the audit line only
+		}
+		rec.reason = reason
+	}
+	h := w.Header()
+	h.Set("X-Meshlite-Reason", headerSafe(reason))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	io.WriteString(w, oneLine(reason)+"\n")
+}
+
+// oneLine replaces line breaks so a reason stays one line.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// headerSafe keeps printable ASCII only and bounds the length.
+func headerSafe(s string) string {
+	const limit = 512
+	b := make([]byte, 0, min(len(s), limit))
+	for i := 0; i < len(s) && len(b) < limit; i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}

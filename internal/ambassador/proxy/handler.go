@@ -1,0 +1,135 @@
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/meshlite/meshlite/internal/ambassador/audit"
+	"github.com/meshlite/meshlite/internal/ambassador/upstream"
+)
+
+// Door names, as written in audit lines and metric labels.
+const (
+	DoorForward = "forward"
+	DoorLocal   = "local"
+	DoorExplain = "explain"
+)
+
+// Options wire a Handler. Transport and Audit are required.
+type Options struct {
+	Transport      *upstream.Transport
+	Audit          *audit.Logger
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	// DefaultTimeout bounds a call whose route sets no timeout, retries
+	// included. 0 means 30s.
+	DefaultTimeout time.Duration
+}
+
+// Handler is the pipeline shared by every door.
+type Handler struct {
+	state      atomic.Pointer[State]
+	transport  *upstream.Transport
+	audit      *audit.Logger
+	log        *slog.Logger
+	metrics    *metrics
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
+	timeout    time.Duration
+	rp         *httputil.ReverseProxy
+	ids        idSource
+	tunnels    tunnels
+}
+
+// New builds a Handler serving state s.
+func New(opts Options, s *State) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.TraceContext{}
+	}
+	if opts.DefaultTimeout <= 0 {
+		opts.DefaultTimeout = 30 * time.Second
+	}
+	h := &Handler{
+		transport:  opts.Transport,
+		audit:      opts.Audit,
+		log:        opts.Logger,
+		metrics:    newMetrics(opts.Registerer),
+		tracer:     opts.TracerProvider.Tracer("github.com/meshlite/meshlite/ambassador"),
+		propagator: opts.Propagator,
+		timeout:    opts.DefaultTimeout,
+	}
+	h.ids.init()
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    opts.Transport,
+		ErrorHandler: h.upstreamError,
+		BufferPool:   copyBuffers,
+		ErrorLog:     slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	h.Swap(s)
+	return h
+}
+
+// Swap makes s the state new requests use. In-flight requests finish on the
+// state they started with.
+func (h *Handler) Swap(s *State) {
+	if s.Loaded.IsZero() {
+		s.Loaded = time.Now()
+	}
+	h.state.Store(s)
+	h.metrics.swapped(s)
+}
+
+// State returns the current state.
+func (h *Handler) State() *State { return h.state.Load() }
+
+// Ready reports whether the ambassador has a table to serve, and if not, why.
+func (h *Handler) Ready() (bool, string) { return h.state.Load().ready() }
+
+// Door returns the handler for one door. port is the local mapping door's
+// port (0 for the forward door).
+func (h *Handler) Door(name string, port uint16) http.Handler {
+	return &door{h: h, name: name, port: port}
+}
+
+type door struct {
+	h    *Handler
+	name string
+	port uint16
+}
+
+func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		d.h.tunnel(w, r, d)
+		return
+	}
+	d.h.serve(w, r, d)
+}
+
+// copyBuffers pools the 32 KiB buffers used to copy bodies and tunnels.
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *(p.pool.Get().(*[]byte)) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }

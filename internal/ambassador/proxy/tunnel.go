@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/meshlite/meshlite/internal/ambassador/audit"
+	"github.com/meshlite/meshlite/internal/ambassador/upstream"
+	"github.com/meshlite/meshlite/pkg/policy"
+)
+
+// tunnel serves CONNECT host:port: the same decision as any request, with no
+// upstream connection made before an allow; then bytes are copied both ways
+// and the audit line is written when the tunnel closes.
+func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
+	start := time.Now()
+	st := h.state.Load()
+	e := &audit.Entry{Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method, URL: truncate(r.Host)}
+	rec := &recorder{ResponseWriter: w}
+	ctx, span := h.tracer.Start(r.Context(), "meshlite.tunnel")
+	defer span.End()
+
+	var in, out int64
+	dec, port, err := h.decideTunnel(ctx, st, r.Host)
+	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
+	switch {
+	case err != nil:
+		h.fail(rec, err)
+	case dec.Result == policy.Deny:
+		writeError(rec, http.StatusForbidden, dec.Reason)
+	default:
+		e.Target = hostPort(dec.Host, port, 0)
+		t := &upstream.Target{Host: dec.Host, Port: port, Addrs: dec.Addrs, Retry: upstream.Retry{Attempts: 1}}
+		in, out, err = h.splice(ctx, rec, t)
+		e.Upstream, e.Attempts = t.Upstream, t.Attempts
+		if err != nil {
+			h.fail(rec, err)
+		}
+	}
+	rec.bytes = out
+	h.finish(e, rec, in, start, span)
+}
+
+func (h *Handler) decideTunnel(ctx context.Context, st *State, authority string) (policy.Decision, uint16, error) {
+	host, port, err := policy.SplitHostPort(authority, 0)
+	if err != nil {
+		return policy.Decision{}, 0, err
+	}
+	if st.Table == nil {
+		return policy.Decision{Result: policy.Deny, Reason: st.Pending}, port, nil
+	}
+	dec, err := st.Table.Policy.Decide(ctx, policy.Request{Host: host, Port: port, Method: http.MethodConnect, Connect: true})
+	return dec, port, err
+}
+
+// splice dials the checked upstream, hijacks the client connection and
+// copies bytes both ways until either side closes.
+func (h *Handler) splice(ctx context.Context, rec *recorder, t *upstream.Target) (in, out int64, err error) {
+	up, err := h.transport.DialTunnel(ctx, t)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer up.Close()
+	client, buf, err := http.NewResponseController(rec.ResponseWriter).Hijack()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer client.Close()
+	rec.status, rec.wrote = http.StatusOK, true
+	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return 0, 0, nil
+	}
+	done := h.tunnels.add(client, up)
+	defer done()
+	h.metrics.tunnels.Inc()
+	defer h.metrics.tunnels.Dec()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		out = pipe(client, up)
+	}()
+	if n := buf.Reader.Buffered(); n > 0 {
+		early, _ := buf.Reader.Peek(n)
+		m, _ := up.Write(early)
+		in = int64(m)
+	}
+	in += pipe(up, client)
+	wg.Wait()
+	return in, out, nil
+}
+
+// pipe copies src to dst with a pooled buffer and half-closes dst's peer
+// when src ends.
+func pipe(dst net.Conn, src io.Reader) int64 {
+	b := copyBuffers.Get()
+	defer copyBuffers.Put(b)
+	n, _ := io.CopyBuffer(dst, src, b)
+	closeWrite(dst)
+	return n
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		return
+	}
+	c.Close()
+}
+
+// tunnels tracks open tunnels so shutdown can close them.
+type tunnels struct {
+	mu    sync.Mutex
+	open  map[*[2]net.Conn]struct{}
+	count sync.WaitGroup
+}
+
+func (t *tunnels) add(a, b net.Conn) (done func()) {
+	pair := &[2]net.Conn{a, b}
+	t.mu.Lock()
+	if t.open == nil {
+		t.open = make(map[*[2]net.Conn]struct{})
+	}
+	t.open[pair] = struct{}{}
+	t.count.Add(1)
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		delete(t.open, pair)
+		t.mu.Unlock()
+		t.count.Done()
+	}
+}
+
+// CloseTunnels waits for open tunnels until ctx ends, then closes the rest.
+func (h *Handler) CloseTunnels(ctx context.Context) {
+	idle := make(chan struct{})
+	go func() { h.tunnels.count.Wait(); close(idle) }()
+	select {
+	case <-idle:
+		return
+	case <-ctx.Done():
+	}
+	h.tunnels.mu.Lock()
+	for pair := range h.tunnels.open {
+		pair[0].Close()
+		pair[1].Close()
+	}
+	h.tunnels.mu.Unlock()
+	<-idle
+}
