@@ -1,0 +1,164 @@
+// Package xdsclient is the ambassador's side of xDS: one Aggregated Discovery
+// Service stream to the control plane, subscribed by name to the workload's
+// meshlite.v1.RouteTable. Each table received is converted and handed to an
+// Applier; the client ACKs what the Applier accepts and NACKs the rest with
+// the reason, so the ambassador keeps serving its last good table. Lost
+// streams are reopened forever with exponential backoff and full jitter.
+package xdsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/meshlite/meshlite/pkg/routes"
+)
+
+// Applier validates, compiles and swaps in a table received from the
+// control plane. version is the xDS version_info of the response. A non-nil
+// error rejects the table (NACK) and must leave the current table serving.
+type Applier func(version string, rt *routes.RouteTable) error
+
+// Options configure a Client. Addr, Workload and Apply are required.
+type Options struct {
+	// Addr is the control plane's host:port.
+	Addr string
+	// NodeID identifies this ambassador to the control plane (the pod
+	// name); "" means the host name.
+	NodeID string
+	// Workload is the RouteTable to subscribe to (its metadata.name); it is
+	// also sent as node metadata "workload".
+	Workload string
+	// Apply receives every table; see Applier.
+	Apply Applier
+	// Logger receives connection, ACK and NACK events; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the meshlite_xds_* metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// DialOptions are added after the defaults (insecure transport
+	// credentials, keepalive pings every 30s), so they override them.
+	DialOptions []grpc.DialOption
+	// BackoffBase and BackoffMax bound the wait before reopening a lost
+	// stream: a random duration in [0, min(BackoffMax, BackoffBase·2^n)]
+	// after the n-th failure in a row. 0 means 250ms and 30s.
+	BackoffBase, BackoffMax time.Duration
+}
+
+// Client keeps one ADS stream open to the control plane. Safe for
+// concurrent use; Run is called once.
+type Client struct {
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	dialOpts []grpc.DialOption
+
+	mu    sync.Mutex
+	state State
+}
+
+// New checks opts and fills in defaults. It does not connect: Run does.
+func New(opts Options) (*Client, error) {
+	var problems []error
+	if opts.Addr == "" {
+		problems = append(problems, errors.New("xdsclient: control plane address is required"))
+	}
+	if opts.Workload == "" {
+		problems = append(problems, errors.New("xdsclient: workload is required"))
+	}
+	if opts.Apply == nil {
+		problems = append(problems, errors.New("xdsclient: Apply is required"))
+	}
+	if opts.BackoffBase < 0 || opts.BackoffMax < 0 {
+		problems = append(problems, fmt.Errorf("xdsclient: negative backoff (base %s, max %s)", opts.BackoffBase, opts.BackoffMax))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	if opts.NodeID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("xdsclient: node id: %w", err)
+		}
+		opts.NodeID = host
+	}
+	if opts.BackoffBase == 0 {
+		opts.BackoffBase = 250 * time.Millisecond
+	}
+	if opts.BackoffMax == 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	opts.BackoffMax = max(opts.BackoffMax, opts.BackoffBase)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dialOpts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	}
+	return &Client{
+		opts:     opts,
+		log:      log.With("component", "xdsclient", "addr", opts.Addr, "workload", opts.Workload),
+		metrics:  newMetrics(opts.Registerer),
+		dialOpts: append(dialOpts, opts.DialOptions...),
+		state:    State{Since: time.Now()},
+	}, nil
+}
+
+// Run keeps a stream open until ctx is done, reopening it after every
+// failure, and returns nil then. Without a control plane it only waits and
+// retries: the ambassador keeps serving the table it has.
+func (c *Client) Run(ctx context.Context) error {
+	for failures := 0; ; failures++ {
+		delivered, err := c.stream(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if delivered {
+			failures = 0
+		}
+		delay := backoff(c.opts.BackoffBase, c.opts.BackoffMax, failures)
+		c.setError(err)
+		c.log.Warn("xds: stream lost; reconnecting", "err", err, "delay", delay, "failures", failures+1)
+		if !sleep(ctx, delay) {
+			return nil
+		}
+		c.metrics.reconnects.Inc()
+	}
+}
+
+// backoff returns a random duration in [0, min(limit, base·2^n)] (full
+// jitter), so that many ambassadors do not reconnect in step.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	ceiling := base
+	for i := 0; i < n && ceiling < limit; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, limit)
+	if ceiling <= 0 {
+		return 0
+	}
+	return rand.N(ceiling + 1)
+}
+
+// sleep waits for d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
