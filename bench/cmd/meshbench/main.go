@@ -1,0 +1,127 @@
+// Command meshbench compares the meshlite ambassador with no proxy, nginx,
+// haproxy and squid on loopback and writes the results under -out.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshlite/meshlite/bench/internal/harness"
+	"github.com/meshlite/meshlite/bench/internal/report"
+)
+
+type options struct {
+	name        string
+	out         string
+	only        string
+	rate        int
+	conns       int
+	duration    time.Duration
+	warmup      time.Duration
+	mainModule  string
+	command     string
+	install     bool
+	pin         bool
+	installOnly bool
+}
+
+func parseFlags() options {
+	var o options
+	flag.StringVar(&o.name, "name", "quick", "results name: writes <out>/<name>.md, .json and charts")
+	flag.StringVar(&o.out, "out", "results", "results directory")
+	flag.StringVar(&o.only, "contenders", "", "comma-separated subset of: "+strings.Join(allNames, ","))
+	flag.IntVar(&o.rate, "rate", 1000, "open-loop request rate (req/s)")
+	flag.IntVar(&o.conns, "connections", 16, "connections, and closed-loop workers")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured run (open and closed loop)")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "open-loop warm-up before measuring each contender")
+	flag.StringVar(&o.mainModule, "main-module", "..", "root of the meshlite module that holds cmd/ambassador")
+	flag.StringVar(&o.command, "command", "", "command line to record in the results (default: this invocation)")
+	flag.BoolVar(&o.install, "install", true, "install missing peers with apt-get")
+	flag.BoolVar(&o.pin, "pin", true, "pin proxies to CPU 0 and this process (load + upstream) to CPU 1")
+	flag.BoolVar(&o.installOnly, "install-only", false, "only install missing peers, then exit")
+	flag.Parse()
+	if o.command == "" {
+		o.command = strings.Join(os.Args, " ")
+	}
+	return o
+}
+
+func main() {
+	o := parseFlags()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if o.pin {
+		if err := pinSelf(); err != nil {
+			log.Error("pinning", "err", err)
+			os.Exit(1)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("meshbench", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	if o.rate <= 0 || o.conns <= 0 || o.duration <= 0 || o.warmup < 0 {
+		return fmt.Errorf("meshbench: -rate, -connections and -duration must be positive, -warmup not negative")
+	}
+	tmp, err := os.MkdirTemp("", "meshbench-")
+	if err != nil {
+		return fmt.Errorf("meshbench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	_ = os.Chmod(tmp, 0o755) // squid drops root and must reach its directory
+
+	sel, err := selectContenders(ctx, o, tmp, log)
+	if err != nil || o.installOnly {
+		return err
+	}
+	up, err := harness.StartUpstream()
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+
+	cfg := harness.Config{
+		Rate: o.rate, Connections: o.conns, Duration: o.duration, Warmup: o.warmup,
+		TempDir: tmp, Log: log,
+	}
+	if o.pin {
+		cfg.ProxyCPU = "0"
+	}
+	res := report.Run{
+		Name: o.name, Date: time.Now(), Command: o.command,
+		Machine:  machine(o.pin),
+		Settings: report.Settings{Rate: o.rate, Connections: o.conns, Duration: o.duration, Warmup: o.warmup, BodyBytes: harness.BodyBytes},
+		Versions: sel.versions,
+	}
+	for _, c := range sel.contenders {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("meshbench: interrupted: %w", err)
+		}
+		log.Info("measuring", "contender", c.Name())
+		row := harness.Measure(ctx, cfg, up, c)
+		if row.Skipped != "" {
+			log.Warn("skipped", "contender", c.Name(), "reason", row.Skipped)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	res.Rows = append(res.Rows, sel.skipped...)
+	res.FillAdded("direct")
+	files, err := res.Write(o.out)
+	if err != nil {
+		return err
+	}
+	fmt.Print(res.Markdown(nil))
+	log.Info("wrote", "files", strings.Join(files, " "))
+	return nil
+}

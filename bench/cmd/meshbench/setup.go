@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/meshlite/meshlite/bench/internal/contender"
+	"github.com/meshlite/meshlite/bench/internal/peers"
+	"github.com/meshlite/meshlite/bench/internal/report"
+)
+
+var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "nginx", "haproxy", "squid"}
+
+// selection is the ordered list of contenders to run, plus rows for those
+// that cannot run here and the version line of each peer.
+type selection struct {
+	contenders []contender.Contender
+	skipped    []report.Row
+	versions   map[string]string
+}
+
+func selectContenders(ctx context.Context, o options, tmp string, log *slog.Logger) (selection, error) {
+	want, err := wanted(o.only)
+	if err != nil {
+		return selection{}, err
+	}
+	if o.install {
+		var pkgs []peers.Package
+		for _, p := range peers.Known {
+			if want[p.Binary] {
+				pkgs = append(pkgs, p)
+			}
+		}
+		if err := peers.Ensure(ctx, log, pkgs); err != nil {
+			return selection{}, err
+		}
+	}
+	if o.installOnly {
+		return selection{}, nil
+	}
+	sel := selection{versions: map[string]string{}}
+	for _, name := range allNames {
+		if !want[name] {
+			continue
+		}
+		c, version, skip := build(ctx, name, o, tmp, log)
+		if skip != "" {
+			log.Warn("skipping", "contender", name, "reason", skip)
+			sel.skipped = append(sel.skipped, report.Row{Name: name, Description: describe(name), Skipped: skip})
+			continue
+		}
+		sel.versions[name] = version
+		sel.contenders = append(sel.contenders, c)
+	}
+	return sel, nil
+}
+
+func wanted(only string) (map[string]bool, error) {
+	want := map[string]bool{}
+	if only == "" {
+		for _, n := range allNames {
+			want[n] = true
+		}
+		return want, nil
+	}
+	for _, n := range strings.Split(only, ",") {
+		n = strings.TrimSpace(n)
+		if !contains(allNames, n) {
+			return nil, fmt.Errorf("meshbench: -contenders: unknown %q (known: %s)", n, strings.Join(allNames, ","))
+		}
+		want[n] = true
+	}
+	want["direct"] = true // the floor that added latency is measured against
+	return want, nil
+}
+
+// ambassadorBin caches one build attempt for both ambassador doors.
+var ambassadorBin struct {
+	tried bool
+	path  string
+	err   error
+}
+
+// build returns the contender called name, its version line, or why it is
+// skipped.
+func build(ctx context.Context, name string, o options, tmp string, log *slog.Logger) (contender.Contender, string, string) {
+	switch name {
+	case "direct":
+		return contender.Direct{}, runtime.Version() + " net/http upstream", ""
+	case "nginx", "haproxy", "squid":
+		bin := peers.Lookup(name)
+		if bin == "" {
+			return nil, "", name + " is not installed (run with -install, or apt-get install it)"
+		}
+		return peerContender(name, bin), peerVersion(bin), ""
+	}
+	if !ambassadorBin.tried {
+		ambassadorBin.tried = true
+		log.Info("building ambassador", "module", o.mainModule)
+		ambassadorBin.path, ambassadorBin.err = contender.BuildAmbassador(ctx, o.mainModule, tmp)
+	}
+	if ambassadorBin.err != nil {
+		return nil, "", "cannot build the ambassador binary: " + ambassadorBin.err.Error()
+	}
+	door := contender.MappingDoor
+	if name == "meshlite-forward" {
+		door = contender.ForwardDoor
+	}
+	return contender.Ambassador{Binary: ambassadorBin.path, Door: door}, gitDescribe(o.mainModule), ""
+}
+
+func peerContender(name, bin string) contender.Contender {
+	switch name {
+	case "nginx":
+		return contender.Nginx{Binary: bin}
+	case "haproxy":
+		return contender.HAProxy{Binary: bin}
+	}
+	return contender.Squid{Binary: bin}
+}
+
+// peerVersion asks the binary for its version (nginx prints it on stderr,
+// which Version captures too).
+func peerVersion(bin string) string { return contender.Version(bin, "-v") }
+
+func describe(name string) string {
+	switch name {
+	case "meshlite-mapping":
+		return contender.Ambassador{Door: contender.MappingDoor}.Describe()
+	case "meshlite-forward":
+		return contender.Ambassador{Door: contender.ForwardDoor}.Describe()
+	case "nginx":
+		return contender.Nginx{}.Describe()
+	case "haproxy":
+		return contender.HAProxy{}.Describe()
+	case "squid":
+		return contender.Squid{}.Describe()
+	}
+	return contender.Direct{}.Describe()
+}
+
+func gitDescribe(dir string) string {
+	out, err := exec.Command("git", "-C", dir, "log", "-1", "--format=commit %h %cs").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// pinEnv marks a process that already re-executed itself under taskset.
+const pinEnv = "MESHBENCH_PINNED"
+
+// pinSelf re-executes this program on CPU 1 (load generator and upstream),
+// leaving CPU 0 to the proxy under test. With fewer than 2 CPUs it does
+// nothing.
+func pinSelf() error {
+	if os.Getenv(pinEnv) != "" || runtime.NumCPU() < 2 {
+		return nil
+	}
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return fmt.Errorf("meshbench: -pin needs taskset (util-linux): %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("meshbench: %w", err)
+	}
+	args := append([]string{taskset, "-c", "1", self}, os.Args[1:]...)
+	return syscall.Exec(taskset, args, append(os.Environ(), pinEnv+"=1"))
+}
+
+func machine(pinned bool) report.Machine {
+	m := report.Machine{NProc: onlineCPUs(), GoVersion: runtime.Version(), Pinning: "none"}
+	if pinned && os.Getenv(pinEnv) != "" {
+		m.Pinning = "proxy on CPU 0 (taskset -c 0); load generator + upstream on CPU 1 (taskset -c 1)"
+	}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(raw))
+	}
+	return m
+}
+
+// onlineCPUs counts the machine's CPUs, not this process's affinity mask.
+func onlineCPUs() int {
+	out, err := exec.Command("nproc", "--all").Output()
+	if err == nil {
+		var n int
+		if _, err := fmt.Sscan(string(out), &n); err == nil {
+			return n
+		}
+	}
+	return runtime.NumCPU()
+}

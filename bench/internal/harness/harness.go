@@ -1,0 +1,142 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/meshlite/meshlite/bench/internal/contender"
+	"github.com/meshlite/meshlite/bench/internal/load"
+	"github.com/meshlite/meshlite/bench/internal/procstat"
+	"github.com/meshlite/meshlite/bench/internal/report"
+)
+
+// Config holds the load shape shared by every contender.
+type Config struct {
+	Rate        int           // open-loop requests per second
+	Connections int           // connections (and closed-loop workers)
+	Duration    time.Duration // each measured run
+	Warmup      time.Duration // open-loop warm-up before measuring; 0 = none
+	ProxyCPU    string        // taskset CPU list for the proxies; "" = unpinned
+	TempDir     string        // parent of the contenders' private directories
+	Log         *slog.Logger
+}
+
+// readyTimeout bounds how long a contender may take to answer its first GET.
+const readyTimeout = 15 * time.Second
+
+// Measure starts c, loads it open-loop then closed-loop, reads its process
+// costs and stops it. A contender that cannot start or answer is returned
+// as a skipped row, not an error: the other contenders still run.
+func Measure(ctx context.Context, cfg Config, up *Upstream, c contender.Contender) report.Row {
+	row := report.Row{Name: c.Name(), Description: c.Describe(), CPUPer1kOpen: -1, CPUPer1kClosed: -1, LogLines: -1}
+	dir, err := os.MkdirTemp(cfg.TempDir, c.Name()+"-")
+	if err != nil {
+		row.Skipped = err.Error()
+		return row
+	}
+	_ = os.Chmod(dir, 0o755)
+	env := contender.Env{Dir: dir, Upstream: up.Addr, CPU: cfg.ProxyCPU, Log: cfg.Log}
+	inst, err := c.Start(ctx, env)
+	if err != nil {
+		row.Skipped = err.Error()
+		return row
+	}
+	defer func() {
+		if err := inst.Stop(); err != nil {
+			cfg.Log.Warn("stop failed", "contender", c.Name(), "err", err)
+		}
+	}()
+	if err := inst.WaitReady(ctx, BodyBytes, readyTimeout); err != nil {
+		row.Skipped = err.Error()
+		return row
+	}
+	if err := measureLoads(ctx, cfg, inst, &row); err != nil {
+		row.Skipped = err.Error()
+		return row
+	}
+	if inst.LogFile != "" {
+		row.LogLines = countLines(inst.LogFile)
+	}
+	return row
+}
+
+func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row *report.Row) error {
+	spec := load.Spec{URL: inst.Target.URL, Proxy: inst.Target.Proxy, Rate: cfg.Rate, Connections: cfg.Connections}
+	if cfg.Warmup > 0 {
+		spec.Duration = cfg.Warmup
+		if _, err := load.Run(ctx, spec); err != nil {
+			return err
+		}
+	}
+	spec.Duration = cfg.Duration
+	cpu, open, err := runMeasured(ctx, inst.PID, spec)
+	if err != nil {
+		return err
+	}
+	row.Open, row.CPUPer1kOpen = open, cpu
+	cfg.Log.Info("open loop done", "contender", row.Name, "p50", open.Latency.P50, "p99", open.Latency.P99, "errors", open.Errors)
+
+	spec.Rate = 0
+	cpu, closed, err := runMeasured(ctx, inst.PID, spec)
+	if err != nil {
+		return err
+	}
+	row.Closed, row.CPUPer1kClosed = closed, cpu
+	cfg.Log.Info("closed loop done", "contender", row.Name, "rps", int(closed.Throughput), "errors", closed.Errors)
+	if inst.PID > 0 {
+		rss, err := procstat.PeakRSS(inst.PID)
+		if err != nil {
+			return fmt.Errorf("harness: %s: %w", row.Name, err)
+		}
+		row.PeakRSS = rss
+	}
+	return nil
+}
+
+// runMeasured runs spec and returns the CPU seconds the process tree of pid
+// used per 1,000 requests (-1 when pid is 0).
+func runMeasured(ctx context.Context, pid int, spec load.Spec) (float64, load.Result, error) {
+	var before time.Duration
+	if pid > 0 {
+		var err error
+		if before, err = procstat.CPU(pid); err != nil {
+			return 0, load.Result{}, err
+		}
+	}
+	res, err := load.Run(ctx, spec)
+	if err != nil {
+		return 0, res, err
+	}
+	if pid == 0 {
+		return -1, res, nil
+	}
+	after, err := procstat.CPU(pid)
+	if err != nil {
+		return 0, res, err
+	}
+	if res.Requests == 0 {
+		return 0, res, fmt.Errorf("harness: no requests completed")
+	}
+	return (after - before).Seconds() * 1000 / float64(res.Requests), res, nil
+}
+
+// countLines returns the number of lines in path, or -1 if unreadable.
+func countLines(path string) int {
+	f, err := os.Open(filepath.Clean(path))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+	}
+	return n
+}

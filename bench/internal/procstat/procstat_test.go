@@ -1,0 +1,85 @@
+package procstat
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name     string
+		raw      string
+		wantPPID int
+		wantCPU  time.Duration
+		wantErr  bool
+	}{
+		{
+			name:     "plain command name",
+			raw:      "42 (nginx) S 7 42 42 0 -1 4194560 100 0 0 0 150 50 3 2 20 0 1 0 10 1000 100",
+			wantPPID: 7, wantCPU: (150 + 50 + 3 + 2) * clockTick,
+		},
+		{
+			name:     "command name with spaces and parentheses",
+			raw:      "43 (squid (kid) 1) R 1 43 43 0 -1 0 0 0 0 0 10 20 0 0 20 0 1 0 10 1000 100",
+			wantPPID: 1, wantCPU: 30 * clockTick,
+		},
+		{name: "no command field", raw: "44 nginx S 1", wantErr: true},
+		{name: "truncated", raw: "45 (x) S 1 2 3", wantErr: true},
+		{name: "non-numeric times", raw: "46 (x) S 1 0 0 0 0 0 0 0 0 0 a b c d", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := parseStat(1, []byte(tt.raw))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && (st.ppid != tt.wantPPID || st.cpu != tt.wantCPU) {
+				t.Fatalf("got ppid %d cpu %s, want %d %s", st.ppid, st.cpu, tt.wantPPID, tt.wantCPU)
+			}
+		})
+	}
+}
+
+func TestTreeFindsChild(t *testing.T) {
+	child := exec.Command("sleep", "30")
+	if err := child.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+
+	tree := Tree(os.Getpid())
+	if tree[0] != os.Getpid() || !slices.Contains(tree, child.Process.Pid) {
+		t.Fatalf("Tree(%d) = %v, want self first and child %d in it", os.Getpid(), tree, child.Process.Pid)
+	}
+}
+
+func TestOwnProcessCosts(t *testing.T) {
+	deadline := time.Now().Add(2 * time.Second)
+	for x := 0; time.Now().Before(deadline); x++ { // burn > 1 tick of CPU
+		if x%1_000_000 == 0 {
+			if cpu, _ := CPU(os.Getpid()); cpu >= 2*clockTick {
+				break
+			}
+		}
+	}
+	cpu, err := CPU(os.Getpid())
+	if err != nil || cpu <= 0 {
+		t.Fatalf("CPU(self) = %s, %v; want > 0", cpu, err)
+	}
+	rss, err := PeakRSS(os.Getpid())
+	if err != nil || rss < 1<<20 {
+		t.Fatalf("PeakRSS(self) = %d, %v; want at least 1 MiB", rss, err)
+	}
+}
+
+func TestMissingProcess(t *testing.T) {
+	if _, err := CPU(1 << 30); err == nil {
+		t.Fatal("CPU of a pid that cannot exist: want error")
+	}
+	if _, err := PeakRSS(1 << 30); err == nil {
+		t.Fatal("PeakRSS of a pid that cannot exist: want error")
+	}
+}

@@ -1,0 +1,207 @@
+// Package report turns measured runs into the committed results: a markdown
+// table, the raw JSON and charts.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meshlite/meshlite/bench/internal/load"
+)
+
+// Run is everything one invocation of the harness measured.
+type Run struct {
+	Name     string            `json:"name"`
+	Date     time.Time         `json:"date"`
+	Command  string            `json:"command"`
+	Machine  Machine           `json:"machine"`
+	Settings Settings          `json:"settings"`
+	Versions map[string]string `json:"versions"`
+	Rows     []Row             `json:"rows"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	NProc     int    `json:"nproc"`
+	CPUModel  string `json:"cpu_model"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+	Pinning   string `json:"pinning"`
+}
+
+// Settings are the load parameters shared by every contender.
+type Settings struct {
+	Rate        int           `json:"open_loop_rate_rps"`
+	Connections int           `json:"connections"`
+	Duration    time.Duration `json:"duration_ns"`
+	Warmup      time.Duration `json:"warmup_ns"`
+	BodyBytes   int           `json:"body_bytes"`
+}
+
+// Row is one contender's measurements.
+type Row struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Skipped says why the contender was not measured; "" = measured.
+	Skipped string      `json:"skipped,omitempty"`
+	Open    load.Result `json:"open_loop"`
+	Closed  load.Result `json:"closed_loop"`
+	// Added is Open.Latency minus the direct row's, per percentile.
+	Added load.Percentiles `json:"added_latency"`
+	// CPU seconds used by the proxy's process tree per 1,000 requests;
+	// negative = not applicable (no proxy process).
+	CPUPer1kOpen   float64 `json:"cpu_s_per_1k_open"`
+	CPUPer1kClosed float64 `json:"cpu_s_per_1k_closed"`
+	PeakRSS        int64   `json:"peak_rss_bytes"` // sum of VmHWM over the process tree; 0 = n/a
+	LogLines       int     `json:"log_lines"`      // lines in its access/audit log; -1 = none
+}
+
+// FillAdded sets Added on every measured row against the row named base.
+func (r *Run) FillAdded(base string) {
+	var floor *load.Percentiles
+	for i := range r.Rows {
+		if r.Rows[i].Name == base && r.Rows[i].Skipped == "" {
+			floor = &r.Rows[i].Open.Latency
+		}
+	}
+	if floor == nil {
+		return
+	}
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		if row.Skipped != "" {
+			continue
+		}
+		l := row.Open.Latency
+		row.Added = load.Percentiles{
+			P50: l.P50 - floor.P50, P90: l.P90 - floor.P90, P99: l.P99 - floor.P99,
+			P999: l.P999 - floor.P999, Max: l.Max - floor.Max,
+		}
+	}
+}
+
+// Write stores <dir>/<name>.md, <name>.json and the charts.
+func (r *Run) Write(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("report: json: %w", err)
+	}
+	base := filepath.Join(dir, r.Name)
+	files := []string{base + ".json", base + ".md"}
+	if err := os.WriteFile(files[0], append(raw, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	charts, err := r.writeCharts(dir)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, charts...)
+	if err := os.WriteFile(files[1], []byte(r.Markdown(charts)), 0o644); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return files, nil
+}
+
+// Markdown renders the results page; charts are linked by base name.
+func (r *Run) Markdown(charts []string) string {
+	var b strings.Builder
+	s := r.Settings
+	fmt.Fprintf(&b, "# meshlite ambassador benchmark: %s\n\n", r.Name)
+	fmt.Fprintf(&b, "- date: %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- machine: %d CPUs (nproc), %s, Linux %s, %s\n", r.Machine.NProc, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.GoVersion)
+	fmt.Fprintf(&b, "- pinning: %s\n", r.Machine.Pinning)
+	fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
+	fmt.Fprintf(&b, "- load: vegeta v12.13.0 library; every contender does the same job: GET → upstream answering %d bytes\n", s.BodyBytes)
+	fmt.Fprintf(&b, "  - open loop: %d req/s, %d connections, %s after a %s warm-up; latency measured from each request's intended send time (no coordinated omission)\n", s.Rate, s.Connections, s.Duration, s.Warmup)
+	fmt.Fprintf(&b, "  - closed loop: %d workers on %d connections, each sending as soon as its previous answer arrived, %s → max req/s\n\n", s.Connections, s.Connections, s.Duration)
+
+	fmt.Fprintf(&b, "## Latency at %d req/s (ms)\n\n", s.Rate)
+	b.WriteString("| contender | p50 | p90 | p99 | p99.9 | added p50 | added p90 | added p99 | added p99.9 | errors |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, row := range r.Rows {
+		if row.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | skipped | | | | | | | | |\n", row.Name)
+			continue
+		}
+		l, a := row.Open.Latency, row.Added
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d |\n", row.Name,
+			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999),
+			signedMs(a.P50), signedMs(a.P90), signedMs(a.P99), signedMs(a.P999),
+			row.Open.Errors, row.Open.Requests)
+	}
+
+	b.WriteString("\n## Throughput and cost\n\n")
+	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS (MiB) | log lines | errors (closed loop) |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, row := range r.Rows {
+		if row.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | skipped | | | | | |\n", row.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %d / %d |\n", row.Name, row.Closed.Throughput,
+			cpu(row.CPUPer1kClosed), cpu(row.CPUPer1kOpen), mib(row.PeakRSS), lines(row.LogLines),
+			row.Closed.Errors, row.Closed.Requests)
+	}
+
+	b.WriteString("\n## Contenders\n\n")
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, "- **%s**: %s", row.Name, row.Description)
+		if v := r.Versions[row.Name]; v != "" {
+			fmt.Fprintf(&b, " (%s)", v)
+		}
+		if row.Skipped != "" {
+			fmt.Fprintf(&b, ". **Skipped:** %s", row.Skipped)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	if len(charts) > 0 {
+		b.WriteString("\n## Charts\n\n")
+		for _, c := range charts {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", filepath.Base(c), filepath.Base(c))
+		}
+	}
+	b.WriteString(notes)
+	return b.String()
+}
+
+const notes = `## How to read this
+
+- *added* = contender's percentile minus direct's at the same percentile and rate.
+- *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
+- *peak RSS* = VmHWM summed over the proxy's processes at the end of its runs.
+- *log lines* = lines in the contender's access or audit log (it is on for every proxy).
+- The load generator and upstream share one CPU: the direct row's max req/s is the load generator's limit, not the upstream's.
+`
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/1e6) }
+
+func signedMs(d time.Duration) string { return fmt.Sprintf("%+.3f", float64(d)/1e6) }
+
+func cpu(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+func mib(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", float64(b)/(1<<20))
+}
+
+func lines(n int) string {
+	if n < 0 {
+		return "–"
+	}
+	return fmt.Sprint(n)
+}
