@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -53,9 +54,9 @@ func normalizeHost(host string) (string, netip.Addr, error) {
 		return canonicalIP(host, a), a, nil
 	}
 	if !isLowerASCIIName(name) || strings.Contains(name, "xn--") {
-		mapped, err := idnaProfile.ToASCII(name)
-		if err != nil {
-			return "", netip.Addr{}, hostError(host, "not a valid host name: "+idnaReason(err))
+		mapped, msg := toPunycode(name)
+		if msg != "" {
+			return "", netip.Addr{}, hostError(host, msg)
 		}
 		name = mapped
 	}
@@ -194,6 +195,25 @@ func isNumericLabel(s string) bool {
 }
 
 func quoteByte(c byte) string { return strconv.QuoteRuneToASCII(rune(c)) }
+
+// toPunycode maps a name through the IDNA profile. The result must map to
+// itself, so that a normalised host is stable (the profile would otherwise
+// turn invalid UTF-8 into a punycode label it then refuses).
+func toPunycode(name string) (string, string) {
+	if !utf8.ValidString(name) {
+		return "", "not valid UTF-8"
+	}
+	mapped, err := idnaProfile.ToASCII(name)
+	if err != nil {
+		return "", "not a valid host name: " + idnaReason(err)
+	}
+	if mapped != name {
+		if again, err := idnaProfile.ToASCII(mapped); err != nil || again != mapped {
+			return "", "not a valid host name: its punycode form is not stable"
+		}
+	}
+	return mapped, ""
+}
 
 // idnaReason shortens an idna error to its message without the package prefix.
 func idnaReason(err error) string {

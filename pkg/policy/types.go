@@ -27,17 +27,25 @@ type Rule struct {
 	// Name identifies the rule in decisions, audit lines and metrics.
 	Name string `yaml:"name" json:"name"`
 	// Host is an exact name ("api.example.com") or "*.suffix", which matches
-	// any depth of subdomain but never the apex. Empty when the rule is for
-	// literal IP destinations only (Cidrs).
+	// any depth of subdomain but never the apex; the suffix needs at least
+	// two labels. It may be written in any case, with a trailing dot, or in
+	// Unicode: Compile normalises it as NormalizeHost does, so "bücher.example"
+	// and "xn--bcher-kva.example" are the same rule. An IP literal is
+	// rejected (use CIDRs). Empty when the rule is for literal IP
+	// destinations only (CIDRs).
 	Host string `yaml:"host,omitempty" json:"host,omitempty"`
 	// Ports the rule allows; required. YAML: 443 or "8000-8100".
 	Ports []PortRange `yaml:"ports" json:"ports"`
-	// Methods the rule allows (upper case); empty means any. A rule with
+	// Methods the rule allows; empty means any. They must be written in
+	// upper case ("GET"), as HTTP methods are case-sensitive; "get" is a
+	// validation error with a hint, not silently upper-cased. A rule with
 	// Methods or Paths never allows a CONNECT tunnel.
 	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
 	// Paths are segment prefixes ("/healthz"); empty means any.
 	Paths []string `yaml:"paths,omitempty" json:"paths,omitempty"`
-	// CIDRs allow literal IP destinations inside these prefixes.
+	// CIDRs allow literal IP destinations inside these prefixes, written
+	// masked ("10.0.0.0/8", not "10.0.0.1/8"). Private addresses inside them
+	// are allowed; always-denied ones (loopback, link-local, ...) are not.
 	CIDRs []string `yaml:"cidrs,omitempty" json:"cidrs,omitempty"`
 	// AllowPrivate lets a wildcard host resolve to private addresses
 	// (RFC 1918, fc00::/7, 100.64.0.0/10). Exact hosts may always do so.
@@ -94,8 +102,9 @@ type Decision struct {
 	Rule string
 	// Host is the normalised host name (punycode, lower case, no trailing dot).
 	Host string
-	// Addrs are the checked addresses to dial, in resolver order. Empty
-	// when the decision is Deny. Dial only these: never resolve again.
+	// Addrs are the checked addresses to dial, in resolver order
+	// (IPv4-mapped answers unmapped), for Allow and WouldDeny. Empty when
+	// the decision is Deny. Dial only these: never resolve again.
 	Addrs []netip.Addr
 }
 
