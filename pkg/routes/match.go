@@ -2,6 +2,7 @@ package routes
 
 import (
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -23,22 +24,47 @@ func (t *Table) Match(scheme, host string, port uint16, p string) *Compiled {
 	if !isCleanPath(p) {
 		p = cleanPath(p)
 	}
-	for i := range t.index {
-		e := &t.index[i]
-		if e.port == port && e.scheme == scheme && equalFoldASCII(e.host, host) && hasSegmentPrefix(p, e.prefix) {
-			return e.route
+	for i := range t.groups {
+		g := &t.groups[i]
+		if g.port != port || g.scheme != scheme || !equalFoldASCII(g.host, host) {
+			continue
 		}
+		for _, r := range g.routes {
+			if hasSegmentPrefix(p, r.prefix) {
+				return r
+			}
+		}
+		return nil // (scheme, host, port) is unique to a group
 	}
 	return nil
 }
 
-// matchEntry is one route in match order (longest prefix first).
-type matchEntry struct {
+// matchGroup holds the routes of one source scheme, host and port in match
+// order: longest prefix first.
+type matchGroup struct {
 	scheme string
-	host   string
+	host   string // lower case, no brackets, no trailing dot
 	port   uint16
-	prefix string // clean, no trailing slash except "/"
-	route  *Compiled
+	routes []*Compiled
+}
+
+// groupRoutes builds the match groups of routes (in document order).
+func groupRoutes(routes []*Compiled) []matchGroup {
+	var groups []matchGroup
+	for _, c := range routes {
+		i := slices.IndexFunc(groups, func(g matchGroup) bool {
+			return g.scheme == c.Source.Scheme && g.host == c.Source.Hostname() && g.port == c.SourcePort
+		})
+		if i < 0 {
+			groups = append(groups, matchGroup{scheme: c.Source.Scheme, host: c.Source.Hostname(), port: c.SourcePort})
+			i = len(groups) - 1
+		}
+		groups[i].routes = append(groups[i].routes, c)
+	}
+	for _, g := range groups {
+		slices.SortStableFunc(g.routes, func(a, b *Compiled) int { return len(b.prefix) - len(a.prefix) })
+	}
+	return groups
 }
 
 // trimHost removes IPv6 brackets and one trailing dot.

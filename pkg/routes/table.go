@@ -19,7 +19,7 @@ type Table struct {
 	Source *RouteTable    // a private copy of the document it was compiled from
 
 	routes     []*Compiled  // document order
-	index      []matchEntry // match order: longest prefix first
+	groups     []matchGroup // by source scheme, host and port
 	localPorts []uint16     // ascending, distinct
 }
 
@@ -73,7 +73,7 @@ func Compile(rt *RouteTable, opts policy.Options) (*Table, error) {
 		}
 		t.add(c)
 	}
-	slices.SortStableFunc(t.index, func(a, b matchEntry) int { return len(b.prefix) - len(a.prefix) })
+	t.groups = groupRoutes(t.routes)
 	slices.Sort(t.localPorts)
 	return t, nil
 }
@@ -105,14 +105,10 @@ func compileRoute(r *Route) (*Compiled, error) {
 	return c, nil
 }
 
-// add appends a compiled route and records its source for matching.
+// add appends a compiled route and records its local port.
 func (t *Table) add(c *Compiled) {
 	t.routes = append(t.routes, c)
-	host := trimHost(c.Source.Hostname())
-	t.index = append(t.index, matchEntry{
-		scheme: c.Source.Scheme, host: host, port: c.SourcePort, prefix: c.prefix, route: c,
-	})
-	if isLoopbackHost(host) && !slices.Contains(t.localPorts, c.SourcePort) {
+	if isLoopbackHost(c.Source.Hostname()) && !slices.Contains(t.localPorts, c.SourcePort) {
 		t.localPorts = append(t.localPorts, c.SourcePort)
 	}
 }

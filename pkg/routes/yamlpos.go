@@ -16,7 +16,9 @@ import (
 // decode errors (which know only a line) get a field path, and validation
 // errors (which know only a path) get a line.
 type positions struct {
-	refs []nodeRef
+	refs   []nodeRef
+	byPath map[string]int // path → index in refs
+	byLine map[int][]int  // value line → indexes in refs
 }
 
 // nodeRef is one field or list item: its path, key node (nil for list
@@ -30,6 +32,17 @@ type nodeRef struct {
 func indexNodes(root *yaml.Node) *positions {
 	p := &positions{}
 	p.walk(root, "")
+	p.byPath = make(map[string]int, len(p.refs))
+	p.byLine = make(map[int][]int)
+	for i, r := range p.refs {
+		if _, dup := p.byPath[r.path]; !dup {
+			p.byPath[r.path] = i
+		}
+		p.byLine[r.val.Line] = append(p.byLine[r.val.Line], i)
+		if r.key != nil && r.key.Line != r.val.Line {
+			p.byLine[r.key.Line] = append(p.byLine[r.key.Line], i)
+		}
+	}
 	return p
 }
 
@@ -58,13 +71,11 @@ func (p *positions) walk(n *yaml.Node, at string) {
 // lineOf returns the line of path, or of its nearest written ancestor.
 func (p *positions) lineOf(path string) int {
 	for path != "" {
-		for _, r := range p.refs {
-			if r.path == path {
-				if r.key != nil {
-					return r.key.Line
-				}
-				return r.val.Line
+		if i, ok := p.byPath[path]; ok {
+			if r := p.refs[i]; r.key != nil {
+				return r.key.Line
 			}
+			return p.refs[i].val.Line
 		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {
@@ -107,8 +118,8 @@ func (p *positions) decodeProblems(err error) problems {
 func (p *positions) decodeProblem(msg string) *FieldError {
 	line, rest := splitLine(msg)
 	if field, typ, ok := cutUnknownField(rest); ok {
-		for _, r := range p.refs {
-			if r.key != nil && r.key.Line == line && r.key.Value == field {
+		for _, i := range p.byLine[line] {
+			if r := p.refs[i]; r.key != nil && r.key.Line == line && r.key.Value == field {
 				return &FieldError{Path: r.path, Line: line, Msg: fmt.Sprintf(
 					"unknown field at line %d (allowed here: %s)", line, allowedFields(typ))}
 			}
@@ -125,7 +136,7 @@ func (p *positions) decodeProblem(msg string) *FieldError {
 // one on the line, or the one whose text rest quotes.
 func (p *positions) valueAt(line int, rest string) *nodeRef {
 	var found []*nodeRef
-	for i := range p.refs {
+	for _, i := range p.byLine[line] {
 		r := &p.refs[i]
 		if r.val.Line == line && r.val.Kind != yaml.MappingNode && r.val.Kind != yaml.SequenceNode {
 			found = append(found, r)
