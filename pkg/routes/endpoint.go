@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -37,10 +38,9 @@ func parseEndpoint(raw string, source bool) (endpoint, string) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
 		msg := err.Error()
-		if asURLError(err, &ue) {
-			msg = ue.Err.Error()
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			msg = ue.Err.Error() // without the repeated "parse URL:"
 		}
 		return endpoint{}, fmt.Sprintf("invalid URL %q: %s (write an absolute URL such as %s)", raw, msg, example)
 	}
@@ -63,14 +63,6 @@ func parseEndpoint(raw string, source bool) (endpoint, string) {
 		return endpoint{}, msg
 	}
 	return newEndpoint(u.Scheme, host, port, p, u.RawPath), ""
-}
-
-func asURLError(err error, target **url.Error) bool {
-	ue, ok := err.(*url.Error)
-	if ok {
-		*target = ue
-	}
-	return ok
 }
 
 // checkURLShape checks the scheme and the parts a route URL must not have.

@@ -97,6 +97,7 @@ func TestLoadInvalidFixtures(t *testing.T) {
 		{"source-port-zero", "spec.routes[0].source", "port 0 out of range (use 1..65535)"},
 		{"source-port-too-big", "spec.routes[0].source", "port 70000 out of range (use 1..65535)"},
 		{"source-path-not-clean", "spec.routes[0].source", `path "/api/../x" is not in clean form (write "/x")`},
+		{"source-escaped-slash", "spec.routes[0].source", `path "/a%2Fb": escapes such as %2F are not supported in a source (write the path unescaped)`},
 		{"source-duplicate", "spec.routes[1].source", `same source as route "rng" (spec.routes[0]): http://localhost/api/ (each source must be unique; merge the routes or change one path)`},
 		{"target-missing", "spec.routes[0].target", "required (an absolute URL such as http://numbers-api/path)"},
 		{"target-scheme", "spec.routes[0].target", `scheme "ftp" not supported (use http or https)`},
