@@ -30,6 +30,7 @@ type options struct {
 	install     bool
 	pin         bool
 	installOnly bool
+	verbose     bool
 }
 
 func parseFlags() options {
@@ -46,6 +47,7 @@ func parseFlags() options {
 	flag.BoolVar(&o.install, "install", true, "install missing peers with apt-get")
 	flag.BoolVar(&o.pin, "pin", true, "pin proxies to CPU 0 and this process (load + upstream) to CPU 1")
 	flag.BoolVar(&o.installOnly, "install-only", false, "only install missing peers, then exit")
+	flag.BoolVar(&o.verbose, "v", false, "debug logging (commands, start and stop times)")
 	flag.Parse()
 	if o.command == "" {
 		o.command = strings.Join(os.Args, " ")
@@ -55,7 +57,11 @@ func parseFlags() options {
 
 func main() {
 	o := parseFlags()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if o.pin {
 		if err := pinSelf(); err != nil {
 			log.Error("pinning", "err", err)
@@ -117,6 +123,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	res.Rows = append(res.Rows, sel.skipped...)
 	res.FillAdded("direct")
+	res.Machine.LoadAvgAfter = loadAvg()
 	files, err := res.Write(o.out)
 	if err != nil {
 		return err

@@ -197,6 +197,7 @@ func machine(pinned bool) report.Machine {
 			}
 		}
 	}
+	m.LoadAvgBefore = loadAvg()
 	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(raw))
 	}
@@ -213,4 +214,17 @@ func onlineCPUs() int {
 		}
 	}
 	return runtime.NumCPU()
+}
+
+// loadAvg returns the 1-minute load average, or "".
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }

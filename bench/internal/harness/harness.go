@@ -47,14 +47,18 @@ func Measure(ctx context.Context, cfg Config, up *Upstream, c contender.Contende
 		return row
 	}
 	defer func() {
+		began := time.Now()
 		if err := inst.Stop(); err != nil {
 			cfg.Log.Warn("stop failed", "contender", c.Name(), "err", err)
 		}
+		cfg.Log.Debug("stopped", "contender", c.Name(), "took", time.Since(began))
 	}()
+	began := time.Now()
 	if err := inst.WaitReady(ctx, BodyBytes, readyTimeout); err != nil {
 		row.Skipped = err.Error()
 		return row
 	}
+	cfg.Log.Debug("ready", "contender", c.Name(), "took", time.Since(began))
 	if err := measureLoads(ctx, cfg, inst, &row); err != nil {
 		row.Skipped = err.Error()
 		return row

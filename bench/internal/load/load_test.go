@@ -83,6 +83,9 @@ func TestRun(t *testing.T) {
 			if res.Errors != 0 || res.Latency.P50 <= 0 || res.Latency.P999 < res.Latency.P50 || res.Throughput <= 0 {
 				t.Fatalf("unexpected result %+v", res)
 			}
+			if tt.spec.Rate > 0 && res.Scheduled != int(tt.spec.Duration.Seconds()*float64(tt.spec.Rate)) {
+				t.Fatalf("scheduled = %d, want rate × duration", res.Scheduled)
+			}
 			if res.Latency.P50 < res.Service.P50 {
 				t.Fatalf("latency from schedule %s below service time %s", res.Latency.P50, res.Service.P50)
 			}

@@ -31,6 +31,10 @@ type Machine struct {
 	Kernel    string `json:"kernel"`
 	GoVersion string `json:"go_version"`
 	Pinning   string `json:"pinning"`
+	// LoadAvg is /proc/loadavg's 1-minute figure before and after the run:
+	// anything else busy on the machine shows up in the numbers.
+	LoadAvgBefore string `json:"loadavg_before"`
+	LoadAvgAfter  string `json:"loadavg_after"`
 }
 
 // Settings are the load parameters shared by every contender.
@@ -117,13 +121,16 @@ func (r *Run) Markdown(charts []string) string {
 	fmt.Fprintf(&b, "- date: %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- machine: %d CPUs (nproc), %s, Linux %s, %s\n", r.Machine.NProc, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.GoVersion)
 	fmt.Fprintf(&b, "- pinning: %s\n", r.Machine.Pinning)
+	if r.Machine.LoadAvgBefore != "" {
+		fmt.Fprintf(&b, "- load average (1 min) before / after: %s / %s\n", r.Machine.LoadAvgBefore, r.Machine.LoadAvgAfter)
+	}
 	fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(&b, "- load: vegeta v12.13.0 library; every contender does the same job: GET → upstream answering %d bytes\n", s.BodyBytes)
 	fmt.Fprintf(&b, "  - open loop: %d req/s, %d connections, %s after a %s warm-up; latency measured from each request's intended send time (no coordinated omission)\n", s.Rate, s.Connections, s.Duration, s.Warmup)
 	fmt.Fprintf(&b, "  - closed loop: %d workers on %d connections, each sending as soon as its previous answer arrived, %s → max req/s\n\n", s.Connections, s.Connections, s.Duration)
 
 	fmt.Fprintf(&b, "## Latency at %d req/s (ms)\n\n", s.Rate)
-	b.WriteString("| contender | p50 | p90 | p99 | p99.9 | added p50 | added p90 | added p99 | added p99.9 | errors |\n")
+	b.WriteString("| contender | p50 | p90 | p99 | p99.9 | added p50 | added p90 | added p99 | added p99.9 | errors / sent / scheduled |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, row := range r.Rows {
 		if row.Skipped != "" {
@@ -131,10 +138,10 @@ func (r *Run) Markdown(charts []string) string {
 			continue
 		}
 		l, a := row.Open.Latency, row.Added
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d |\n", row.Name,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d / %d |\n", row.Name,
 			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999),
 			signedMs(a.P50), signedMs(a.P90), signedMs(a.P99), signedMs(a.P999),
-			row.Open.Errors, row.Open.Requests)
+			row.Open.Errors, row.Open.Requests, row.Open.Scheduled)
 	}
 
 	b.WriteString("\n## Throughput and cost\n\n")
@@ -175,6 +182,7 @@ func (r *Run) Markdown(charts []string) string {
 const notes = `## How to read this
 
 - *added* = contender's percentile minus direct's at the same percentile and rate.
+- *sent* below *scheduled* means the load generator could not keep its open-loop schedule (the machine was too busy); such a row under-reports latency.
 - *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
 - *peak RSS* = VmHWM summed over the proxy's processes at the end of its runs.
 - *log lines* = lines in the contender's access or audit log (it is on for every proxy).

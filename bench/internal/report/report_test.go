@@ -16,7 +16,7 @@ func sampleRun() Run {
 	row := func(name string, base float64, rps float64) Row {
 		return Row{
 			Name: name, Description: name + " setup",
-			Open: load.Result{Requests: 1000, Latency: load.Percentiles{
+			Open: load.Result{Requests: 1000, Scheduled: 1000, Latency: load.Percentiles{
 				P50: ms(base), P90: ms(2 * base), P99: ms(4 * base), P999: ms(8 * base), Max: ms(9 * base)}},
 			Closed:       load.Result{Requests: 5000, Throughput: rps},
 			CPUPer1kOpen: 0.05, CPUPer1kClosed: 0.04, PeakRSS: 12 << 20, LogLines: 6000,
@@ -54,7 +54,7 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"2 CPUs (nproc), Test CPU",
 		"`make -C bench bench-quick`",
-		"| nginx | 0.750 | 1.500 | 3.000 | 6.000 | +0.250 | +0.500 | +1.000 | +2.000 | 0 / 1000 |",
+		"| nginx | 0.750 | 1.500 | 3.000 | 6.000 | +0.250 | +0.500 | +1.000 | +2.000 | 0 / 1000 / 1000 |",
 		"| nginx | 9000 | 0.040 | 0.050 | 12.0 | 6000 | 0 / 5000 |",
 		"| direct | 20000 | – | – | – | – |",
 		"| meshlite-mapping | skipped |",
