@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,7 @@ type Admin struct {
 	srv       *http.Server
 	openDebug bool
 	log       *slog.Logger
+	ln        atomic.Pointer[net.Listener] // set by Start and ListenAndServe
 }
 
 var _ http.Handler = (*Admin)(nil)
@@ -165,12 +167,46 @@ func isLoopback(remoteAddr string) bool {
 	return ip.Unmap().IsLoopback()
 }
 
+// Start listens on addr and serves in the background until Shutdown, so
+// that a bad or busy address is reported at startup. Errors while serving
+// are logged.
+func (a *Admin) Start(addr string) error {
+	ln, err := a.listen(addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := a.Serve(ln); err != nil {
+			a.log.Error("admin server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the server listens on once Start or ListenAndServe
+// has bound it, nil before (useful with port 0).
+func (a *Admin) Addr() net.Addr {
+	if ln := a.ln.Load(); ln != nil {
+		return (*ln).Addr()
+	}
+	return nil
+}
+
+func (a *Admin) listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: admin listen on %q: %w", addr, err)
+	}
+	a.ln.Store(&ln)
+	return ln, nil
+}
+
 // ListenAndServe listens on addr and serves until Shutdown; it returns nil
 // after Shutdown.
 func (a *Admin) ListenAndServe(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := a.listen(addr)
 	if err != nil {
-		return fmt.Errorf("telemetry: admin listen on %q: %w", addr, err)
+		return err
 	}
 	return a.Serve(ln)
 }

@@ -184,22 +184,52 @@ func TestAdminListenAndServeBadAddress(t *testing.T) {
 	}
 }
 
+func TestAdminStartServesUntilShutdown(t *testing.T) {
+	a := NewAdmin(AdminOptions{})
+	if a.Addr() != nil {
+		t.Fatalf("Addr before Start = %v, want nil", a.Addr())
+	}
+	if err := a.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	base := "http://" + a.Addr().String()
+	if status, body, _ := get(t, "GET", base+"/healthz"); status != 200 || body != "ok\n" {
+		t.Fatalf("healthz after Start = %d %q", status, body)
+	}
+	if err := a.Shutdown(t.Context()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("server still answers after Shutdown")
+	}
+}
+
+func TestAdminStartReportsBusyAddress(t *testing.T) {
+	first := NewAdmin(AdminOptions{})
+	if err := first.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = first.Shutdown(context.Background()) })
+	addr := first.Addr().String()
+	err := NewAdmin(AdminOptions{}).Start(addr)
+	if err == nil || !strings.Contains(err.Error(), `telemetry: admin listen on "`+addr+`"`) {
+		t.Fatalf("Start on a busy address = %v, want an error naming it", err)
+	}
+}
+
 func TestAdminListenAndServeUntilShutdown(t *testing.T) {
 	a := NewAdmin(AdminOptions{})
-	addr := deadEndpoint(t) // free port; a race with another process is harmless here
 	served := make(chan error, 1)
-	go func() { served <- a.ListenAndServe(addr) }()
+	go func() { served <- a.ListenAndServe("127.0.0.1:0") }()
 	var status int
 	for range 100 { // bounded: up to ~5s for the listener to come up
 		select {
 		case err := <-served:
-			t.Fatalf("ListenAndServe(%s) ended early: %v", addr, err)
+			t.Fatalf("ListenAndServe ended early: %v", err)
 		default:
 		}
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			status = resp.StatusCode
-			resp.Body.Close()
+		if addr := a.Addr(); addr != nil {
+			status, _, _ = get(t, "GET", "http://"+addr.String()+"/healthz")
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
