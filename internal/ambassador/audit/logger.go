@@ -143,7 +143,7 @@ func (l *Logger) Log(e *Entry) {
 	select {
 	case l.queue <- line:
 	default:
-		linePool.Put(line)
+		putLine(line)
 		l.metrics.dropped.Inc()
 	}
 }
@@ -160,9 +160,17 @@ func encodeLine(e *Entry) *[]byte {
 	return line
 }
 
+// putLine returns a line buffer to the pool unless it grew unusually long.
+func putLine(line *[]byte) {
+	if cap(*line) <= maxPooledLine {
+		linePool.Put(line)
+	}
+}
+
 // Close stops accepting lines, waits until every queued line is written and
 // flushed, and returns the first write error seen during the Logger's life.
-// Calling Close again returns the same result.
+// Calling Close again returns the same result. Close waits for the writer,
+// so a Write that never returns keeps Close waiting too.
 func (l *Logger) Close() error {
 	l.closeMu.Lock()
 	defer l.closeMu.Unlock()

@@ -19,9 +19,7 @@ func (l *Logger) run() {
 		}
 		b.buf = append(b.buf, *line...)
 		b.lines++
-		if cap(*line) <= maxPooledLine {
-			linePool.Put(line)
-		}
+		putLine(line)
 		if len(l.queue) == 0 || time.Since(last) >= l.interval {
 			l.flush(b)
 			last = time.Now()
