@@ -32,7 +32,8 @@ type fileResult struct {
 	// problems are the file's own errors, one per problem, without the file
 	// name.
 	problems []string
-	// duplicate names the other files defining the same table, this scan.
+	// duplicate names the other valid files defining the same table, this
+	// scan.
 	duplicate []string
 	// reported is the error text last logged and counted for this file.
 	reported string
@@ -43,7 +44,7 @@ func (r *fileResult) errorText() string {
 	all := r.problems
 	if len(r.duplicate) > 0 {
 		all = append(slices.Clip(all), fmt.Sprintf("metadata.name: table %q is also defined in %s (each table must come from one file)",
-			r.name, strings.Join(r.duplicate, ", ")))
+			r.name, listNames(r.duplicate)))
 	}
 	return strings.Join(all, "; ")
 }
@@ -153,8 +154,9 @@ func (s *scanner) load(path string, data []byte) *fileResult {
 	return r
 }
 
-// markDuplicates groups the files by table name and marks every file whose
-// name another file also defines.
+// markDuplicates groups the files by table name and marks every valid file
+// whose table another valid file also defines. An invalid file does not
+// conflict until it is fixed; its own problems are reported meanwhile.
 func (s *scanner) markDuplicates() map[string][]*fileResult {
 	byName := map[string][]*fileResult{}
 	for _, r := range s.files {
@@ -164,11 +166,12 @@ func (s *scanner) markDuplicates() map[string][]*fileResult {
 	}
 	for _, group := range byName {
 		slices.SortFunc(group, func(a, b *fileResult) int { return strings.Compare(a.path, b.path) })
-		if len(group) < 2 {
+		valid := validOf(group)
+		if len(valid) < 2 {
 			continue
 		}
-		for _, r := range group {
-			for _, other := range group {
+		for _, r := range valid {
+			for _, other := range valid {
 				if other != r {
 					r.duplicate = append(r.duplicate, other.path)
 				}
@@ -176,6 +179,24 @@ func (s *scanner) markDuplicates() map[string][]*fileResult {
 		}
 	}
 	return byName
+}
+
+func validOf(group []*fileResult) []*fileResult {
+	var out []*fileResult
+	for _, r := range group {
+		if r.table != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// listNames shows up to three paths and counts the rest.
+func listNames(paths []string) string {
+	if len(paths) <= 3 {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:3], ", "), len(paths)-3)
 }
 
 // snapshot decides what to serve: a name's single valid file, else the last
@@ -188,11 +209,11 @@ func (s *scanner) snapshot(byName map[string][]*fileResult) Snapshot {
 		}
 	}
 	for name, group := range byName {
-		if len(group) == 1 && group[0].table != nil {
-			t := group[0].table
+		if valid := validOf(group); len(valid) == 1 {
+			t := valid[0].table
 			if old := s.lastGood[name]; old != nil && old.Version == t.Version && old.File == t.File {
 				t = old // keep the first load time of this version
-				group[0].table = old
+				valid[0].table = old
 			}
 			s.lastGood[name] = t
 		}
@@ -235,7 +256,7 @@ func (s *scanner) problems() []Problem {
 		}
 		if len(r.duplicate) > 0 {
 			out = append(out, Problem{File: r.path, Msg: fmt.Sprintf("metadata.name: table %q is also defined in %s",
-				r.name, strings.Join(r.duplicate, ", "))})
+				r.name, listNames(r.duplicate))})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Problem) int { return strings.Compare(a.File, b.File) })

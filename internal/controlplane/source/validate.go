@@ -11,7 +11,8 @@ func (p Problem) String() string { return p.File + ": " + p.Msg }
 
 // Report is the outcome of validating a directory.
 type Report struct {
-	// Tables counts the valid tables (each defined by exactly one file).
+	// Tables counts the valid tables (each defined by exactly one valid
+	// file).
 	Tables int
 	// Problems lists every problem, sorted by file.
 	Problems []Problem

@@ -1,0 +1,249 @@
+// Package controlplane wires the control plane together: the directory
+// source feeds the xDS server, and the admin listener reports on both.
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
+	"github.com/meshlite/meshlite/internal/controlplane/source"
+	"github.com/meshlite/meshlite/internal/controlplane/xds"
+	"github.com/meshlite/meshlite/internal/telemetry"
+)
+
+// Options configure a control plane. Zero values are useful except
+// RoutesDir.
+type Options struct {
+	// RoutesDir is the directory of RouteTable files. Required.
+	RoutesDir string
+	// Logger receives every component's events; nil discards them.
+	Logger *slog.Logger
+	// Registry collects the metrics served on /metrics; nil means
+	// telemetry.NewRegistry().
+	Registry *prometheus.Registry
+	// XDS are the gRPC server's limits and keepalive settings; TypeURL,
+	// Logger and Registerer are filled in.
+	XDS xds.Options
+	// Debounce is the quiet time after a directory change; 0 means 100ms.
+	Debounce time.Duration
+	// Resync rescans the directory this often without change events; 0
+	// means never.
+	Resync time.Duration
+	// AdminOpen lets non-loopback clients read /status (it names files,
+	// pods and their addresses); by default only loopback clients may.
+	AdminOpen bool
+	// ShutdownGrace bounds the admin listener's shutdown; 0 means 10s.
+	// The xDS server's own bound is XDS.StopTimeout.
+	ShutdownGrace time.Duration
+}
+
+// Status is the /status document.
+type Status struct {
+	// Ready is true once the directory was scanned and its tables published.
+	Ready       bool                 `json:"ready"`
+	Tables      []source.TableStatus `json:"tables"`
+	Ambassadors []xds.Ambassador     `json:"ambassadors"`
+}
+
+// ControlPlane serves the route tables of one directory.
+type ControlPlane struct {
+	opts      Options
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	src       source.Source
+	updates   <-chan source.Snapshot
+	xds       *xds.Server
+	published atomic.Bool
+}
+
+// New builds a control plane; Serve or Run starts it.
+func New(opts Options) (*ControlPlane, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = telemetry.NewRegistry()
+	}
+	resync := opts.Resync
+	if resync == 0 {
+		resync = -1
+	}
+	src, err := source.NewDir(source.Options{
+		Dir: opts.RoutesDir, Logger: log, Registerer: reg, Debounce: opts.Debounce, Resync: resync,
+	})
+	if err != nil {
+		return nil, err
+	}
+	xo := opts.XDS
+	xo.TypeURL, xo.Logger, xo.Registerer = meshlitev1.TypeURL, log, reg
+	srv, err := xds.New(xo)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 10 * time.Second
+	}
+	return &ControlPlane{opts: opts, log: log, reg: reg, src: src, updates: src.Subscribe(), xds: srv}, nil
+}
+
+// Run listens on xdsAddr and adminAddr and serves until ctx is done.
+func (cp *ControlPlane) Run(ctx context.Context, xdsAddr, adminAddr string) error {
+	xdsLis, err := net.Listen("tcp", xdsAddr)
+	if err != nil {
+		return fmt.Errorf("controlplane: xds listener: %w", err)
+	}
+	adminLis, err := net.Listen("tcp", adminAddr)
+	if err != nil {
+		xdsLis.Close()
+		return fmt.Errorf("controlplane: admin listener: %w", err)
+	}
+	return cp.Serve(ctx, xdsLis, adminLis)
+}
+
+// Serve runs the source, the xDS server and the admin listener until ctx
+// is done or one of them fails, then stops them all.
+func (cp *ControlPlane) Serve(ctx context.Context, xdsLis, adminLis net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	run := func(f func() error) {
+		wg.Go(func() {
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				cancel()
+			}
+		})
+	}
+	run(func() error { return cp.src.Run(ctx) })
+	run(func() error { cp.publish(ctx); return nil })
+	run(func() error { return cp.xds.Serve(ctx, xdsLis) })
+	run(func() error { return cp.serveAdmin(ctx, adminLis) })
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// serveAdmin serves the admin endpoints until ctx is done.
+func (cp *ControlPlane) serveAdmin(ctx context.Context, lis net.Listener) error {
+	a := cp.admin()
+	errc := make(chan error, 1)
+	go func() { errc <- a.Serve(lis) }()
+	cp.log.Info("admin: serving", "address", lis.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cp.opts.ShutdownGrace)
+	defer cancel()
+	err := a.Shutdown(sctx)
+	return errors.Join(err, <-errc)
+}
+
+// publish hands every snapshot to the xDS server.
+func (cp *ControlPlane) publish(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case snap := <-cp.updates:
+			if err := cp.xds.SetResources(resources(snap)); err != nil {
+				cp.log.Error("controlplane: publish failed; the previous tables are still served", "error", err)
+				continue
+			}
+			cp.published.Store(true)
+		}
+	}
+}
+
+func resources(snap source.Snapshot) []xds.Published {
+	out := make([]xds.Published, 0, len(snap.Tables))
+	for _, t := range snap.Tables {
+		out = append(out, xds.Published{
+			Resource: xds.Resource{Name: t.Name, Version: t.Version, Message: t.Resource},
+			Changed:  t.Loaded,
+		})
+	}
+	return out
+}
+
+// Ready reports whether the directory was scanned and its tables published.
+func (cp *ControlPlane) Ready() bool {
+	_, scanned := cp.src.Current()
+	return scanned && cp.published.Load()
+}
+
+// Status is what /status shows.
+func (cp *ControlPlane) Status() Status {
+	snap, _ := cp.src.Current()
+	st := Status{Ready: cp.Ready(), Tables: snap.Status, Ambassadors: cp.xds.Ambassadors()}
+	if st.Tables == nil {
+		st.Tables = []source.TableStatus{}
+	}
+	return st
+}
+
+// Handler is the admin listener's handler: /healthz, /readyz, /metrics,
+// /version, and /status for loopback clients (all clients with AdminOpen).
+func (cp *ControlPlane) Handler() http.Handler { return cp.admin() }
+
+func (cp *ControlPlane) admin() *telemetry.Admin {
+	a := telemetry.NewAdmin(telemetry.AdminOptions{
+		Registry:  cp.reg,
+		Logger:    cp.log,
+		OpenDebug: cp.opts.AdminOpen,
+		Ready: func() (bool, string) {
+			if !cp.Ready() {
+				return false, "not ready: the route directory has not been scanned and published yet"
+			}
+			return true, ""
+		},
+	})
+	a.HandleLocal("GET /status", http.HandlerFunc(cp.serveStatus))
+	return a
+}
+
+func (cp *ControlPlane) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(cp.Status())
+}
+
+// Validate checks every RouteTable file of dir as serve would load it and
+// writes one line per problem ("file: field path: message") to out, or
+// "N tables OK". It reports whether the directory is clean; the error is
+// for a directory that cannot be read.
+func Validate(dir string, out io.Writer) (bool, error) {
+	rep, err := source.ValidateDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintln(out, p.String())
+	}
+	if len(rep.Problems) > 0 {
+		return false, nil
+	}
+	fmt.Fprintf(out, "%d tables OK\n", rep.Tables)
+	return true, nil
+}

@@ -1,0 +1,167 @@
+// Package cpconfig is the control plane's typed process configuration:
+// flags > MESHLITE_* environment > --config file > defaults.
+package cpconfig
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/meshlite/meshlite/internal/config"
+)
+
+// Config holds the control plane's settings. Durations are Go duration
+// strings ("10s") in files and the environment.
+type Config struct {
+	ConfigFile string `mapstructure:"config"`
+	// Routes is the directory of RouteTable files (a mounted ConfigMap).
+	Routes string `mapstructure:"routes"`
+	// XDS is the ADS (gRPC) listen address.
+	XDS string `mapstructure:"xds"`
+	// Admin serves /healthz, /readyz, /metrics and /status.
+	Admin string `mapstructure:"admin"`
+	// AdminOpen lets non-loopback clients read /status.
+	AdminOpen bool   `mapstructure:"admin-open"`
+	LogLevel  string `mapstructure:"log-level"`
+
+	// MaxConnections caps open xDS connections.
+	MaxConnections int `mapstructure:"max-connections"`
+	// MaxStreams caps concurrent streams per xDS connection.
+	MaxStreams int `mapstructure:"max-streams"`
+	// KeepaliveTime is the idle time before the server pings a client;
+	// KeepaliveTimeout how long it waits for the answer.
+	KeepaliveTime    time.Duration `mapstructure:"keepalive-time"`
+	KeepaliveTimeout time.Duration `mapstructure:"keepalive-timeout"`
+	// MinClientPing is the shortest keepalive interval clients may use.
+	MinClientPing time.Duration `mapstructure:"min-client-ping"`
+	// ShutdownGrace bounds the graceful stop after SIGTERM.
+	ShutdownGrace time.Duration `mapstructure:"shutdown-grace"`
+	// Debounce is the quiet time after a directory change before a rescan;
+	// Resync rescans without changes (0 disables).
+	Debounce time.Duration `mapstructure:"debounce"`
+	Resync   time.Duration `mapstructure:"resync"`
+}
+
+// Flags defines the serve command's flags with their defaults.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "process settings file (YAML); flags and MESHLITE_* variables override it")
+	fs.String("routes", "/etc/meshlite/routes", "directory of RouteTable files (*.yaml, *.yml), watched for changes")
+	fs.String("xds", ":18000", "ADS (gRPC) listen address")
+	fs.String("admin", ":9902", "admin address (/healthz /readyz /metrics /status)")
+	fs.Bool("admin-open", false, "let non-loopback clients read /status (it names files, pods and their addresses)")
+	fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Int("max-connections", 10000, "open xDS connections allowed (more wait in the accept queue)")
+	fs.Int("max-streams", 16, "concurrent streams per xDS connection")
+	fs.Duration("keepalive-time", 30*time.Second, "idle time before the server pings an xDS client")
+	fs.Duration("keepalive-timeout", 10*time.Second, "time to wait for a keepalive answer before closing")
+	fs.Duration("min-client-ping", 10*time.Second, "shortest keepalive interval clients may use; faster ones are disconnected")
+	fs.Duration("shutdown-grace", 10*time.Second, "how long streams may take to close after SIGTERM")
+	fs.Duration("debounce", 100*time.Millisecond, "quiet time after a directory change before it is rescanned")
+	fs.Duration("resync", 30*time.Second, "rescan the directory this often even without change events (0 = never)")
+}
+
+// Load merges flags, MESHLITE_* environment, the --config file and
+// defaults, and validates the result (one error line per problem).
+func Load(fs *pflag.FlagSet) (Config, error) {
+	v := viper.New()
+	if err := v.BindPFlags(fs); err != nil {
+		return Config{}, fmt.Errorf("cpconfig: %w", err)
+	}
+	v.SetEnvPrefix("MESHLITE")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := readFile(v, fs); err != nil {
+		return Config{}, err
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return Config{}, fmt.Errorf("cpconfig: %w", err)
+	}
+	return cfg, errors.Join(cfg.Validate()...)
+}
+
+func readFile(v *viper.Viper, fs *pflag.FlagSet) error {
+	path := v.GetString("config")
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cpconfig: %w", err)
+	}
+	var known []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name != "config" && f.Name != "help" {
+			known = append(known, f.Name)
+		}
+	})
+	slices.Sort(known)
+	if err := config.CheckSettings(path, data, known); err != nil {
+		return err
+	}
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate returns one error per problem, naming the setting and the fix.
+func (c Config) Validate() []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("cpconfig: %s: "+format, append([]any{key}, args...)...))
+	}
+	if c.Routes == "" {
+		add("routes", "required: the directory of RouteTable files")
+	}
+	for key, addr := range map[string]string{"xds": c.XDS, "admin": c.Admin} {
+		if err := checkAddr(addr); err != nil {
+			add(key, "%v (want HOST:PORT or :PORT, for example :18000)", err)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log-level", "%q is not a level (use debug, info, warn or error)", c.LogLevel)
+	}
+	if c.MaxConnections < 1 {
+		add("max-connections", "%d: use at least 1", c.MaxConnections)
+	}
+	if c.MaxStreams < 1 || c.MaxStreams > 1<<20 {
+		add("max-streams", "%d: use 1 to 1048576", c.MaxStreams)
+	}
+	for key, d := range map[string]time.Duration{
+		"keepalive-time": c.KeepaliveTime, "keepalive-timeout": c.KeepaliveTimeout,
+		"min-client-ping": c.MinClientPing, "shutdown-grace": c.ShutdownGrace, "debounce": c.Debounce,
+	} {
+		if d <= 0 {
+			add(key, "%v: must be positive", d)
+		}
+	}
+	if c.Resync < 0 {
+		add("resync", "%v: must not be negative (0 turns the periodic rescan off)", c.Resync)
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %v", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
