@@ -31,6 +31,7 @@ type options struct {
 	pin         bool
 	installOnly bool
 	verbose     bool
+	keep        bool
 }
 
 func parseFlags() options {
@@ -48,6 +49,7 @@ func parseFlags() options {
 	flag.BoolVar(&o.pin, "pin", true, "pin proxies to CPU 0 and this process (load + upstream) to CPU 1")
 	flag.BoolVar(&o.installOnly, "install-only", false, "only install missing peers, then exit")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging (commands, start and stop times)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with configs and logs, for inspection")
 	flag.Parse()
 	if o.command == "" {
 		o.command = strings.Join(os.Args, " ")
@@ -84,7 +86,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("meshbench: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	if o.keep {
+		log.Info("keeping configs and logs", "dir", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
 	_ = os.Chmod(tmp, 0o755) // squid drops root and must reach its directory
 
 	sel, err := selectContenders(ctx, o, tmp, log)

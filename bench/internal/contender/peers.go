@@ -151,7 +151,7 @@ cache_mem 0 MB
 pinger_enable off
 shutdown_lifetime 0 seconds
 max_filedescriptors 4096
-acl upstream_host dstdomain {{.UpstreamName}}
+acl upstream_host dstdomain -n {{.UpstreamName}}
 acl upstream_port port {{.UpstreamPort}}
 http_access allow upstream_host upstream_port
 http_access deny all
