@@ -119,7 +119,7 @@ func (s *Scenario) denied(p ports) error {
 }
 
 func (s *Scenario) metadata(p ports) error {
-	s.step("4. the app tries the cloud metadata address: the address guard denies it")
+	s.step("4. the app tries the cloud metadata address: denied (literal IPs need a cidrs rule; link-local is never allowed)")
 	return s.show(proxied(p.Forward), "http://169.254.169.254/latest/meta-data/", http.StatusForbidden)
 }
 

@@ -1,0 +1,182 @@
+package ambassador
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/meshlite/meshlite/internal/ambassador/proxy"
+)
+
+// limits are the client-side protections every door gets.
+type limits struct {
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+	maxConnections    int
+}
+
+// door is one listening HTTP server.
+type door struct {
+	srv  *http.Server
+	addr netip.AddrPort
+	done chan struct{}
+}
+
+// doors owns the forward door and the local mapping doors, which open and
+// close as the route table changes.
+type doors struct {
+	h      *proxy.Handler
+	limits limits
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	forward *door
+	local   map[uint16]*door
+}
+
+func newDoors(h *proxy.Handler, l limits, log *slog.Logger) *doors {
+	return &doors{h: h, limits: l, log: log, local: make(map[uint16]*door)}
+}
+
+// serve opens a listener on addr and serves handler on it. A failure names
+// the address and the reason.
+func (d *doors) serve(addr string, handler http.Handler) (*door, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ambassador: cannot open door on %s: %w", addr, errors.Unwrap(err))
+	}
+	if d.limits.maxConnections > 0 {
+		ln = netutil.LimitListener(ln, d.limits.maxConnections)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: d.limits.readHeaderTimeout,
+		IdleTimeout:       d.limits.idleTimeout,
+		MaxHeaderBytes:    d.limits.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
+	dr := &door{srv: srv, addr: addrPortOf(ln.Addr()), done: make(chan struct{})}
+	go func() {
+		defer close(dr.done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("door stopped", "addr", addr, "err", err)
+		}
+	}()
+	return dr, nil
+}
+
+// openForward opens the forward-proxy door.
+func (d *doors) openForward(addr string) error {
+	dr, err := d.serve(addr, d.h.Door(proxy.DoorForward, 0))
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.forward = dr
+	d.mu.Unlock()
+	d.log.Info("door open", "door", proxy.DoorForward, "addr", dr.addr.String())
+	return nil
+}
+
+// open opens a local mapping door for every port in ports that has none.
+// It opens all or nothing: on failure the doors it opened are closed again.
+func (d *doors) open(ports []uint16) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var opened []uint16
+	for _, p := range ports {
+		if d.local[p] != nil {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p)))
+		dr, err := d.serve(addr, d.h.Door(proxy.DoorLocal, p))
+		if err != nil {
+			for _, q := range opened {
+				d.stop(q)
+			}
+			return err
+		}
+		d.local[p] = dr
+		opened = append(opened, p)
+		d.log.Info("door open", "door", proxy.DoorLocal, "addr", addr)
+	}
+	return nil
+}
+
+// closeExcept gracefully closes the local doors whose port is not in keep.
+func (d *doors) closeExcept(keep []uint16) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for p := range d.local {
+		if !slices.Contains(keep, p) {
+			d.stop(p)
+		}
+	}
+}
+
+// stop closes one local door in the background, letting requests finish.
+func (d *doors) stop(p uint16) {
+	dr := d.local[p]
+	delete(d.local, p)
+	d.log.Info("door closing", "door", proxy.DoorLocal, "addr", dr.addr.String())
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		dr.srv.Shutdown(ctx)
+	}()
+}
+
+// self lists the addresses of every open door.
+func (d *doors) self() []netip.AddrPort {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []netip.AddrPort
+	if d.forward != nil {
+		out = append(out, d.forward.addr)
+	}
+	for _, dr := range d.local {
+		out = append(out, dr.addr)
+	}
+	return out
+}
+
+// shutdown stops accepting on every door and waits for in-flight requests
+// until ctx ends; then it closes what is left.
+func (d *doors) shutdown(ctx context.Context) {
+	d.mu.Lock()
+	all := make([]*door, 0, len(d.local)+1)
+	if d.forward != nil {
+		all = append(all, d.forward)
+	}
+	for _, dr := range d.local {
+		all = append(all, dr)
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, dr := range all {
+		wg.Go(func() {
+			if err := dr.srv.Shutdown(ctx); err != nil {
+				dr.srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.AddrPort()
+	}
+	return netip.AddrPort{}
+}
