@@ -139,7 +139,9 @@ func (cp *ControlPlane) Serve(ctx context.Context, xdsLis, adminLis net.Listener
 	run(func() error { return cp.xds.Serve(ctx, xdsLis) })
 	run(func() error { return cp.serveAdmin(ctx, adminLis) })
 	wg.Wait()
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	cp.log.Info("controlplane: stopped", "error", err)
+	return err
 }
 
 // serveAdmin serves the admin endpoints until ctx is done.

@@ -369,3 +369,21 @@ func TestValidateDir(t *testing.T) {
 		})
 	}
 }
+
+func TestScanInvalidFileDoesNotConflictWithValidOne(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", tableYAML("web", "http://a/"))
+	writeFile(t, dir, "b.yaml", badTarget) // also metadata.name: web, but invalid
+	snap := mustScan(t, newScanner(dir, EncodeProto))
+	if snap.Tables["web"] == nil || target(t, snap.Tables["web"]) != "http://a/" {
+		t.Fatalf("the valid file is not served: %+v", snap.Tables)
+	}
+	for _, st := range statusFor(snap, "web") {
+		if strings.Contains(st.LastError, "also defined") {
+			t.Errorf("%s: an invalid file counted as a duplicate: %s", st.File, st.LastError)
+		}
+		if strings.HasSuffix(st.File, "b.yaml") && !strings.Contains(st.LastError, "spec.routes[0].target") {
+			t.Errorf("b.yaml: error %q, want its own problem", st.LastError)
+		}
+	}
+}

@@ -298,3 +298,48 @@ func TestHealthAndGracefulStop(t *testing.T) {
 		t.Fatal("Serve did not return after the context ended")
 	}
 }
+
+func TestConnectionCap(t *testing.T) {
+	s, err := New(Options{TypeURL: meshlitev1.TypeURL, MaxConnections: 1, StopTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, s, table(t, "web", "http://a/"))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, lis) }()
+	defer func() { cancel(); <-done }()
+
+	first := xdstest.Dial(t, lis.Addr().String())
+	xdstest.Open(t, first, false, xdstest.Node("a", "web"), "web").Next(t)
+
+	// The second connection waits in the accept queue: its stream cannot
+	// start until the first connection closes.
+	client := discovery.NewAggregatedDiscoveryServiceClient(xdstest.Dial(t, lis.Addr().String()))
+	served := make(chan error, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer scancel()
+		stream, err := client.StreamAggregatedResources(sctx)
+		if err == nil {
+			err = stream.Send(&discovery.DiscoveryRequest{TypeUrl: meshlitev1.TypeURL, ResourceNames: []string{"web"}})
+		}
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		served <- err
+	}()
+	select {
+	case err := <-served:
+		t.Fatalf("a second connection was served beyond the cap of 1 (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	first.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("the second connection was not served after the first closed: %v", err)
+	}
+}
