@@ -25,11 +25,12 @@ func main() {
 
 func root() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:           "ambassador",
-		Short:         "meshlite ambassador: URI mapping, deny-by-default egress, retries and an audit line per request",
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:               "ambassador",
+		Short:             "meshlite ambassador: URI mapping, deny-by-default egress, retries and an audit line per request",
+		Args:              cobra.NoArgs,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.LoadAmbassador(cmd.Flags())
 			if err != nil {
