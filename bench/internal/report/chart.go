@@ -75,8 +75,9 @@ func (r *Run) latencyChart(rows []Row, path string) error {
 		p.Add(line, points)
 		p.Legend.Add(row.Name, line, points)
 	}
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Legend.Top = false // lines rise to the right: bottom right stays clear
+	p.Legend.Left = false
+	p.Legend.XOffs = -vg.Millimeter * 2
 	p.NominalX("p50", "p90", "p99", "p99.9")
 	p.Add(plotter.NewGrid())
 	return p.Save(16*vg.Centimeter, 11*vg.Centimeter, path)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,16 @@ type Machine struct {
 	// anything else busy on the machine shows up in the numbers.
 	LoadAvgBefore string `json:"loadavg_before"`
 	LoadAvgAfter  string `json:"loadavg_after"`
+}
+
+// busy reports a load average above half the CPUs at either end of the run.
+func (m Machine) busy() bool {
+	for _, s := range []string{m.LoadAvgBefore, m.LoadAvgAfter} {
+		if v, err := strconv.ParseFloat(s, 64); err == nil && m.NProc > 0 && v > float64(m.NProc)/2 {
+			return true
+		}
+	}
+	return false
 }
 
 // Settings are the load parameters shared by every contender.
@@ -123,6 +134,9 @@ func (r *Run) Markdown(charts []string) string {
 	fmt.Fprintf(&b, "- pinning: %s\n", r.Machine.Pinning)
 	if r.Machine.LoadAvgBefore != "" {
 		fmt.Fprintf(&b, "- load average (1 min) before / after: %s / %s\n", r.Machine.LoadAvgBefore, r.Machine.LoadAvgAfter)
+		if r.Machine.busy() {
+			b.WriteString("- **warning: other work was running on this machine; the numbers are noisy** (compare rows of one run only)\n")
+		}
 	}
 	fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(&b, "- load: vegeta v12.13.0 library; every contender does the same job: GET → upstream answering %d bytes\n", s.BodyBytes)

@@ -68,6 +68,29 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
+func TestBusyWarning(t *testing.T) {
+	tests := []struct {
+		name          string
+		before, after string
+		wantWarning   bool
+	}{
+		{name: "quiet machine", before: "0.20", after: "0.90", wantWarning: false},
+		{name: "busy before", before: "3.5", after: "0.9", wantWarning: true},
+		{name: "busy after", before: "0.1", after: "1.5", wantWarning: true},
+		{name: "unreadable", before: "", after: "", wantWarning: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleRun()
+			r.Machine.LoadAvgBefore, r.Machine.LoadAvgAfter = tt.before, tt.after
+			got := strings.Contains(r.Markdown(nil), "warning: other work")
+			if got != tt.wantWarning {
+				t.Fatalf("warning shown = %v, want %v", got, tt.wantWarning)
+			}
+		})
+	}
+}
+
 func TestWrite(t *testing.T) {
 	r := sampleRun()
 	r.FillAdded("direct")
