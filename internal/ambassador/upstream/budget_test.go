@@ -38,7 +38,7 @@ func TestBudgetRefill(t *testing.T) {
 	b.now = func() time.Time { return now }
 	takes := func() int {
 		n := 0
-		for b.withdraw("r") {
+		for n < 100 && b.withdraw("r") { // bounded: a broken bucket must not hang the test
 			n++
 		}
 		return n
@@ -54,7 +54,7 @@ func TestBudgetRefill(t *testing.T) {
 	if n := takes(); n != 2 {
 		t.Errorf("after an hour: %d tokens, want the capacity 2", n)
 	}
-	if n := func() int { b.deposit("other"); return 0 }(); n != 0 || !b.withdraw("other") {
-		t.Error("routes do not have separate buckets")
+	if !b.withdraw("other") {
+		t.Error("an empty bucket for route r emptied route other's bucket")
 	}
 }

@@ -14,6 +14,7 @@ const (
 	resultPerTryTimeout  = "per_try_timeout"
 	resultTimeout        = "timeout"
 	resultCanceled       = "canceled"
+	resultError          = "error"
 	reasonStatus         = "status"
 )
 

@@ -305,7 +305,17 @@ func TestRoundTripBackoffHonoursContext(t *testing.T) {
 				return time.Hour
 			}
 			tg := targetFor("svc.test", Retry{Attempts: 3, Timeout: 300 * time.Millisecond, On: routes.RetryOn{GatewayError: true}}, ep)
-			_, _, err := send(t, tr, ctx, "GET", srv.URL+"/", nil, tg)
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := send(t, tr, ctx, "GET", srv.URL+"/", nil, tg)
+				errc <- err
+			}()
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(guard):
+				t.Fatal("RoundTrip kept waiting out its backoff after the context ended")
+			}
 			var te *TimeoutError
 			if tt.cancel && !errors.Is(err, context.Canceled) {
 				t.Errorf("err = %v, want context.Canceled", err)

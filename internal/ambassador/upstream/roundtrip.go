@@ -75,7 +75,7 @@ func (t *Transport) newRoundTrip(req *http.Request, target *Target) *roundTrip {
 	rt := &roundTrip{
 		t: t, req: req, target: target, pol: pol,
 		idempotent: pol.NonIdempotent || isIdempotent(req.Method),
-		c:          &call{target: target},
+		c:          newCall(target),
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	ctx = context.WithValue(ctx, callKey{}, rt.c)

@@ -103,12 +103,17 @@ func (t *Target) checks(ep netip.AddrPort) bool {
 	return false
 }
 
+// newCall starts the dial state of a call to t.
+func newCall(t *Target) *call {
+	return &call{target: Target{Host: t.Host, Port: t.Port, Addrs: t.Addrs}}
+}
+
 // call is the state of one RoundTrip that the dialer shares through the
 // context. The pool may finish a dial after RoundTrip returned (for a later
 // request), so everything the dialer touches is guarded by mu.
 type call struct {
-	target   *Target // Host, Port and Addrs are read-only here
-	poolHost string  // URL host of https tries: the pool key
+	target   Target // a copy of the plan: Host, Port and Addrs only
+	poolHost string // URL host of https tries: the pool key
 
 	mu    sync.Mutex
 	try   int            // number of the current try, from 0

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestNewTunesPool(t *testing.T) {
@@ -115,7 +116,7 @@ func TestDialRefusesUncheckedAddress(t *testing.T) {
 	tr := newTestTransport(t, Options{})
 	tg := targetFor("svc.test", Retry{}, ep)
 	other := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), ep.Port())
-	c := &call{target: tg}
+	c := newCall(tg)
 	ctx := context.WithValue(context.Background(), callKey{}, c)
 	if conn, err := tr.dialHTTP(ctx, "tcp", other.String()); err == nil {
 		conn.Close()
@@ -133,13 +134,18 @@ func TestDialRefusesUncheckedAddress(t *testing.T) {
 func TestCallPickPrefersUntried(t *testing.T) {
 	a := netip.MustParseAddr("10.0.0.1")
 	b := netip.MustParseAddr("10.0.0.2")
-	c := &call{target: &Target{Host: "svc.test", Port: 80, Addrs: []netip.Addr{a, b}}}
+	c := netip.MustParseAddr("10.0.0.3")
+	cl := newCall(&Target{Host: "svc.test", Port: 80, Addrs: []netip.Addr{a, b, c}})
+	// Try 0 went out on a reused connection to b (as an https try reports).
+	cl.begin(0)
+	cl.markTried(netip.AddrPortFrom(b, 80))
 	var got []netip.Addr
-	for n := range 4 {
-		c.begin(n)
-		got = append(got, c.pick().Addr())
+	for n := 1; n <= 4; n++ {
+		cl.begin(n)
+		got = append(got, cl.pick().Addr())
 	}
-	want := []netip.Addr{a, b, a, b}
+	// Untried first (a, c), then rotation by try number (3%3=0, 4%3=1).
+	want := []netip.Addr{a, c, a, b}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("picks = %v, want %v", got, want)
@@ -149,4 +155,40 @@ func TestCallPickPrefersUntried(t *testing.T) {
 
 func itoa(p uint16) string {
 	return netip.AddrPortFrom(netip.IPv4Unspecified(), p).String()[len("0.0.0.0:"):]
+}
+
+func TestRoundTripUpgradeBodyIsWritable(t *testing.T) {
+	rec := &recorder{script: func(_ int, w http.ResponseWriter, _ *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		io.Copy(conn, brw) // echo until the client closes
+	}}
+	srv, ep := newUpstream(t, rec)
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{Timeout: 100 * time.Millisecond}, ep)
+	req, _ := http.NewRequestWithContext(WithTarget(context.Background(), tg), "GET", srv.URL+"/", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	res, err := tr.RoundTrip(req)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("got %v, %v; want 101", res, err)
+	}
+	defer res.Body.Close()
+	rw, ok := res.Body.(io.ReadWriteCloser)
+	if !ok {
+		t.Fatalf("101 body %T is not writable", res.Body)
+	}
+	time.Sleep(200 * time.Millisecond) // past the call timeout: an upgraded connection outlives it
+	if _, err := rw.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(rw, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo = %q, %v; want ping", buf, err)
+	}
 }

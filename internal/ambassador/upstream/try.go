@@ -18,6 +18,7 @@ const (
 	kindPerTryTimeout              // the try ran out of time
 	kindTimeout                    // the call ran out of time
 	kindCanceled                   // the client went away
+	kindError                      // the try could not be made (body replay failed)
 )
 
 // String is the metric label value of the outcome.
@@ -33,6 +34,8 @@ func (k kind) String() string {
 		return resultTimeout
 	case kindCanceled:
 		return resultCanceled
+	case kindError:
+		return resultError
 	}
 	return resultResponse
 }
@@ -57,7 +60,7 @@ func (rt *roundTrip) try(n int) tryResult {
 	}
 	out, ep, err := rt.request(ctx)
 	if err != nil {
-		return tryResult{err: err, kind: kindReset, cancel: cancel}
+		return tryResult{err: err, kind: kindError, cancel: cancel}
 	}
 	res, err := rt.t.pool.RoundTrip(out)
 	if perTry != nil && !perTry.Stop() && err == nil {
