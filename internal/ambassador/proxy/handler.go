@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"sync"
@@ -24,9 +26,18 @@ const (
 	DoorExplain = "explain"
 )
 
+// Upstream sends allowed requests and dials allowed tunnels, to the checked
+// addresses of the upstream.Target in the request context.
+type Upstream interface {
+	http.RoundTripper
+	DialTunnel(ctx context.Context, t *upstream.Target) (net.Conn, error)
+}
+
+var _ Upstream = (*upstream.Transport)(nil)
+
 // Options wire a Handler. Transport and Audit are required.
 type Options struct {
-	Transport      *upstream.Transport
+	Transport      Upstream
 	Audit          *audit.Logger
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
@@ -40,7 +51,7 @@ type Options struct {
 // Handler is the pipeline shared by every door.
 type Handler struct {
 	state      atomic.Pointer[State]
-	transport  *upstream.Transport
+	transport  Upstream
 	audit      *audit.Logger
 	log        *slog.Logger
 	metrics    *metrics
