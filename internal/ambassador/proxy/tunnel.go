@@ -70,10 +70,12 @@ func (h *Handler) splice(ctx context.Context, rec *recorder, t *upstream.Target)
 		return 0, 0, err
 	}
 	defer client.Close()
-	rec.status, rec.wrote = http.StatusOK, true
+	rec.wrote = true
 	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		rec.status = StatusClientClosed
 		return 0, 0, nil
 	}
+	rec.status = http.StatusOK
 	done := h.tunnels.add(client, up)
 	defer done()
 	h.metrics.tunnels.Inc()
@@ -85,12 +87,11 @@ func (h *Handler) splice(ctx context.Context, rec *recorder, t *upstream.Target)
 		defer wg.Done()
 		out = pipe(client, up)
 	}()
-	if n := buf.Reader.Buffered(); n > 0 {
-		early, _ := buf.Reader.Peek(n)
-		m, _ := up.Write(early)
-		in = int64(m)
+	src := io.Reader(client)
+	if buf.Reader.Buffered() > 0 {
+		src = io.MultiReader(io.LimitReader(buf.Reader, int64(buf.Reader.Buffered())), client)
 	}
-	in += pipe(up, client)
+	in = pipe(up, src)
 	wg.Wait()
 	return in, out, nil
 }
