@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshlite/meshlite/internal/config"
 	"github.com/meshlite/meshlite/internal/controlplane"
-	"github.com/meshlite/meshlite/internal/controlplane/cpconfig"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/telemetry"
 )
@@ -80,7 +80,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 		Short: "watch the RouteTable directory and serve it over ADS until SIGTERM",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cpconfig.Load(cmd.Flags())
+			cfg, err := config.LoadControlPlane(cmd.Flags())
 			if err != nil {
 				return err
 			}
@@ -106,7 +106,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			return cp.Run(ctx, cfg.XDS, cfg.Admin)
 		},
 	}
-	cpconfig.Flags(cmd.Flags())
+	config.ControlPlaneFlags(cmd.Flags())
 	return cmd
 }
 

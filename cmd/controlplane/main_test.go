@@ -35,7 +35,7 @@ spec:
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"unknown flag", []string{"serve", "--no-such-flag"}, 2, "", "unknown flag"},
 		{"invalid setting", []string{"serve", "--routes", bad, "--log-level", "loud"}, 1, "", "log-level"},
-		{"bad address", []string{"serve", "--routes", bad, "--xds", "nowhere"}, 1, "", "cpconfig: xds"},
+		{"bad address", []string{"serve", "--routes", bad, "--xds", "nowhere"}, 1, "", "config: xds"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@
 package config
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -89,19 +88,10 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 // LoadAmbassador merges flags, environment (MESHLITE_*, then Proxy__*), the
 // --config file and defaults, and validates the result.
 func LoadAmbassador(fs *pflag.FlagSet) (Ambassador, error) {
-	v := viper.New()
-	if err := v.BindPFlags(fs); err != nil {
-		return Ambassador{}, fmt.Errorf("config: %w", err)
-	}
-	v.SetEnvPrefix("MESHLITE")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
-	if err := readFile(v, fs, knownKeys(fs)); err != nil {
-		return Ambassador{}, err
-	}
 	var cfg Ambassador
-	if err := v.Unmarshal(&cfg); err != nil {
-		return Ambassador{}, fmt.Errorf("config: %w", err)
+	v, err := load(fs, &cfg)
+	if err != nil {
+		return Ambassador{}, err
 	}
 	cfg.Compat = Compat{
 		Port:          os.Getenv("Proxy__Port"),

@@ -12,7 +12,7 @@ import (
 	"github.com/meshlite/meshlite/pkg/policy"
 )
 
-func load(t *testing.T, args ...string) (Ambassador, error) {
+func loadAmb(t *testing.T, args ...string) (Ambassador, error) {
 	t.Helper()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	AmbassadorFlags(fs)
@@ -32,7 +32,7 @@ func writeFile(t *testing.T, name, body string) string {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := load(t)
+	cfg, err := loadAmb(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestPrecedence(t *testing.T) {
 	file := writeFile(t, "settings.yaml", "listen: 127.0.0.1:2000\nadmin: 127.0.0.1:2001\nlog-level: debug\n")
 	t.Setenv("MESHLITE_ADMIN", "127.0.0.1:3001")
 	t.Setenv("MESHLITE_LOG_LEVEL", "warn")
-	cfg, err := load(t, "--config", file, "--log-level", "error")
+	cfg, err := loadAmb(t, "--config", file, "--log-level", "error")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestInvalidSettings(t *testing.T) {
 			if tt.file != "" {
 				args = append(args, "--config", writeFile(t, "s.yaml", tt.file))
 			}
-			_, err := load(t, args...)
+			_, err := loadAmb(t, args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
 			}
@@ -95,7 +95,7 @@ func TestCompatVariables(t *testing.T) {
 	t.Setenv("Proxy__Request__UriMap__Source", "http://localhost/api")
 	t.Setenv("Proxy__Request__UriMap__Target", "http://numbers-api/sixeyed/kiamol/master/ch03/numbers/rng")
 	t.Setenv("Proxy__Request__RejectUnknown", "false")
-	cfg, err := load(t)
+	cfg, err := loadAmb(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestCompatVariables(t *testing.T) {
 		t.Errorf("routes = %+v", rt.Spec.Routes)
 	}
 	// an explicit --listen beats Proxy__Port
-	if cfg, _ = load(t, "--listen", "127.0.0.1:5000"); cfg.Listen != "127.0.0.1:5000" {
+	if cfg, _ = loadAmb(t, "--listen", "127.0.0.1:5000"); cfg.Listen != "127.0.0.1:5000" {
 		t.Errorf("--listen should beat Proxy__Port, got %q", cfg.Listen)
 	}
 }
@@ -128,7 +128,7 @@ func TestCompatInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(tt.key, tt.value)
-			_, err := load(t)
+			_, err := loadAmb(t)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}

@@ -17,6 +17,25 @@ import (
 // maxFileBytes bounds a process settings file.
 const maxFileBytes = 1 << 20
 
+// load merges flags, MESHLITE_* environment, the --config file and defaults
+// into out (a struct with mapstructure tags named after the flags).
+func load(fs *pflag.FlagSet, out any) (*viper.Viper, error) {
+	v := viper.New()
+	if err := v.BindPFlags(fs); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	v.SetEnvPrefix("MESHLITE")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := readFile(v, fs, knownKeys(fs)); err != nil {
+		return nil, err
+	}
+	if err := v.Unmarshal(out); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return v, nil
+}
+
 // knownKeys lists the settings a file may hold: the flag names.
 func knownKeys(fs *pflag.FlagSet) []string {
 	var keys []string

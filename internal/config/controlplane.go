@@ -1,27 +1,18 @@
-// Package cpconfig is the control plane's typed process configuration:
-// flags > MESHLITE_* environment > --config file > defaults.
-package cpconfig
+package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
-
-	"github.com/meshlite/meshlite/internal/config"
 )
 
-// Config holds the control plane's settings. Durations are Go duration
+// ControlPlane holds the control plane's settings. Durations are Go duration
 // strings ("10s") in files and the environment.
-type Config struct {
+type ControlPlane struct {
 	ConfigFile string `mapstructure:"config"`
 	// Routes is the directory of RouteTable files (a mounted ConfigMap).
 	Routes string `mapstructure:"routes"`
@@ -51,8 +42,8 @@ type Config struct {
 	Resync   time.Duration `mapstructure:"resync"`
 }
 
-// Flags defines the serve command's flags with their defaults.
-func Flags(fs *pflag.FlagSet) {
+// ControlPlaneFlags defines the serve command's flags with their defaults.
+func ControlPlaneFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "process settings file (YAML); flags and MESHLITE_* variables override it")
 	fs.String("routes", "/etc/meshlite/routes", "directory of RouteTable files (*.yaml, *.yml), watched for changes")
 	fs.String("xds", ":18000", "ADS (gRPC) listen address")
@@ -69,57 +60,21 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Duration("resync", 30*time.Second, "rescan the directory this often even without change events (0 = never)")
 }
 
-// Load merges flags, MESHLITE_* environment, the --config file and
-// defaults, and validates the result (one error line per problem).
-func Load(fs *pflag.FlagSet) (Config, error) {
-	v := viper.New()
-	if err := v.BindPFlags(fs); err != nil {
-		return Config{}, fmt.Errorf("cpconfig: %w", err)
-	}
-	v.SetEnvPrefix("MESHLITE")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
-	if err := readFile(v, fs); err != nil {
-		return Config{}, err
-	}
-	var cfg Config
-	if err := v.Unmarshal(&cfg); err != nil {
-		return Config{}, fmt.Errorf("cpconfig: %w", err)
+// LoadControlPlane merges flags, MESHLITE_* environment, the --config file
+// and defaults, and validates the result (one error line per problem).
+func LoadControlPlane(fs *pflag.FlagSet) (ControlPlane, error) {
+	var cfg ControlPlane
+	if _, err := load(fs, &cfg); err != nil {
+		return ControlPlane{}, err
 	}
 	return cfg, errors.Join(cfg.Validate()...)
 }
 
-func readFile(v *viper.Viper, fs *pflag.FlagSet) error {
-	path := v.GetString("config")
-	if path == "" {
-		return nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("cpconfig: %w", err)
-	}
-	var known []string
-	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Name != "config" && f.Name != "help" {
-			known = append(known, f.Name)
-		}
-	})
-	slices.Sort(known)
-	if err := config.CheckSettings(path, data, known); err != nil {
-		return err
-	}
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // Validate returns one error per problem, naming the setting and the fix.
-func (c Config) Validate() []error {
+func (c ControlPlane) Validate() []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("cpconfig: %s: "+format, append([]any{key}, args...)...))
+		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
 	}
 	if c.Routes == "" {
 		add("routes", "required: the directory of RouteTable files")
@@ -153,15 +108,4 @@ func (c Config) Validate() []error {
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
-}
-
-func checkAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q: %v", addr, err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package cpconfig
+package config
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func load(t *testing.T, args []string, env map[string]string, file string) (Config, error) {
+func loadCP(t *testing.T, args []string, env map[string]string, file string) (ControlPlane, error) {
 	t.Helper()
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -23,14 +23,14 @@ func load(t *testing.T, args []string, env map[string]string, file string) (Conf
 		args = append(args, "--config", path)
 	}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	Flags(fs)
+	ControlPlaneFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return Load(fs)
+	return LoadControlPlane(fs)
 }
 
-func TestPrecedence(t *testing.T) {
+func TestControlPlanePrecedence(t *testing.T) {
 	cases := []struct {
 		name      string
 		args      []string
@@ -46,7 +46,7 @@ func TestPrecedence(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := load(t, tc.args, tc.env, tc.file)
+			cfg, err := loadCP(t, tc.args, tc.env, tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +60,7 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
-func TestInvalidSettings(t *testing.T) {
+func TestControlPlaneInvalidSettings(t *testing.T) {
 	cases := []struct {
 		name string
 		args []string
@@ -76,7 +76,7 @@ func TestInvalidSettings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(t, tc.args, nil, tc.file)
+			_, err := loadCP(t, tc.args, nil, tc.file)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
