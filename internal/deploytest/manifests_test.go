@@ -1,0 +1,814 @@
+package deploytest
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/meshlite/meshlite/internal/config"
+	"github.com/meshlite/meshlite/internal/controlplane/source"
+	"github.com/meshlite/meshlite/pkg/policy"
+	"github.com/meshlite/meshlite/pkg/routes"
+)
+
+const (
+	manifestsDir = "../../deploy/manifests"
+	routesDir    = "../../deploy/routes"
+)
+
+func loadTree(t *testing.T) *Tree {
+	t.Helper()
+	tree, err := Load(manifestsDir)
+	if err != nil {
+		t.Fatalf("loading %s:\n%v", manifestsDir, err)
+	}
+	return tree
+}
+
+// pod is a Deployment's pod template with where it came from.
+type pod struct {
+	obj Object
+	d   Deployment
+}
+
+func (p pod) spec() PodSpec { return p.d.Spec.Template.Spec }
+
+func pods(t *testing.T, tree *Tree) []pod {
+	t.Helper()
+	var out []pod
+	for _, o := range tree.Find("Deployment") {
+		var d Deployment
+		if err := o.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pod{o, d})
+	}
+	if len(out) == 0 {
+		t.Fatal("no Deployment found under " + manifestsDir)
+	}
+	return out
+}
+
+// meshliteContainer is a container running a meshlite binary, with its
+// parsed flags.
+type meshliteContainer struct {
+	pod    pod
+	c      Container
+	binary string
+	flags  *pflag.FlagSet
+}
+
+func (m meshliteContainer) flag(t *testing.T, name string) string {
+	t.Helper()
+	f := m.flags.Lookup(name)
+	if f == nil {
+		t.Fatalf("%s: no flag --%s", m.binary, name)
+	}
+	return f.Value.String()
+}
+
+func meshliteContainers(t *testing.T, tree *Tree, binary string) []meshliteContainer {
+	t.Helper()
+	var out []meshliteContainer
+	for _, p := range pods(t, tree) {
+		for _, c := range p.spec().AllContainers() {
+			if Binary(c.Image) != binary {
+				continue
+			}
+			fs, err := ParseArgs(binary, c.Args)
+			if err != nil {
+				t.Fatalf("%s container %s: %v", p.obj, c.Name, err)
+			}
+			out = append(out, meshliteContainer{p, c, binary, fs})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no container runs %s%s", ImageRepository, binary)
+	}
+	return out
+}
+
+func TestManifestFilesParseAndAreUsed(t *testing.T) {
+	tree := loadTree(t)
+	used := map[string]bool{}
+	for _, o := range tree.Objects {
+		used[filepath.Clean(o.File)] = true
+	}
+	for _, k := range tree.Kustomizations {
+		used[filepath.Clean(kfile(k))] = true
+	}
+	for _, g := range tree.Generated {
+		for _, p := range g.Paths {
+			used[filepath.Clean(p)] = true
+		}
+	}
+	n := 0
+	err := filepath.WalkDir(manifestsDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isYAML(path) {
+			return err
+		}
+		n++
+		if filepath.Base(path) == "kustomization.yaml" {
+			_, err = ReadKustomization(filepath.Dir(path))
+		} else {
+			_, err = ReadObjects(path)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		if !used[filepath.Clean(path)] {
+			t.Errorf("%s: no kustomization lists it (add it to resources or a configMapGenerator, or delete it)", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Errorf("found %d YAML files under %s, expected the full set (at least 10)", n, manifestsDir)
+	}
+}
+
+func isYAML(path string) bool {
+	ext := filepath.Ext(path)
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func TestLoadRejectsBrokenKustomizations(t *testing.T) {
+	const deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n"
+	tests := []struct {
+		name  string
+		files map[string]string // path under the temp root → content
+		link  [2]string         // optional symlink: name → target
+		want  string
+	}{
+		{
+			name:  "resource file missing",
+			files: map[string]string{"k/kustomization.yaml": "kind: Kustomization\nresources: [gone.yaml]\n"},
+			want:  "gone.yaml",
+		},
+		{
+			name: "generator file outside the kustomization directory",
+			files: map[string]string{
+				"k/kustomization.yaml": "kind: Kustomization\nconfigMapGenerator:\n- name: r\n  files: [../routes/a.yaml]\n",
+				"routes/a.yaml":        "a: 1\n",
+			},
+			want: "kustomize refuses it",
+		},
+		{
+			name: "generator file symlinked from outside",
+			files: map[string]string{
+				"k/kustomization.yaml": "kind: Kustomization\nconfigMapGenerator:\n- name: r\n  files: [in/a.yaml]\n",
+				"routes/a.yaml":        "a: 1\n",
+			},
+			link: [2]string{"k/in", "../routes"},
+			want: "kustomize refuses it",
+		},
+		{
+			name:  "field the model does not know",
+			files: map[string]string{"k/kustomization.yaml": "kind: Kustomization\npatches: []\n"},
+			want:  "field patches not found",
+		},
+		{
+			name: "document without a kind",
+			files: map[string]string{
+				"k/kustomization.yaml": "kind: Kustomization\nresources: [d.yaml]\n",
+				"k/d.yaml":             deploy + "---\napiVersion: v1\nmetadata: {name: y}\n",
+			},
+			want: "d.yaml document 1: apiVersion, kind and metadata.name are required",
+		},
+		{
+			name: "two files for one ConfigMap key",
+			files: map[string]string{
+				"k/kustomization.yaml": "kind: Kustomization\nconfigMapGenerator:\n- name: r\n  files: [a.yaml, x/a.yaml]\n",
+				"k/a.yaml":             "a: 1\n", "k/x/a.yaml": "a: 2\n",
+			},
+			want: `key "a.yaml" twice`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, body := range tt.files {
+				p := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.link[0] != "" {
+				if err := os.Symlink(tt.link[1], filepath.Join(root, tt.link[0])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Load(filepath.Join(root, "k"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// The control plane's ConfigMap carries copies of deploy/routes (kustomize
+// reads no file outside its directory); they must not drift.
+func TestRoutesCopiesMatchDeployRoutes(t *testing.T) {
+	tree := loadTree(t)
+	cm := routesConfigMap(t, tree)
+	want, err := filepath.Glob(filepath.Join(routesDir, "*.yaml"))
+	if err != nil || len(want) == 0 {
+		t.Fatalf("no RouteTables in %s (err %v)", routesDir, err)
+	}
+	for _, src := range want {
+		key := filepath.Base(src)
+		orig, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := cm.Data[key]
+		switch {
+		case !ok:
+			t.Errorf("%s is not in ConfigMap %s (run scripts/check-manifests.sh --sync and list it in the configMapGenerator)", src, cm.Name)
+		case got != string(orig):
+			t.Errorf("%s differs from %s (run scripts/check-manifests.sh --sync)", cm.Paths[key], src)
+		}
+	}
+	for key, path := range cm.Paths {
+		if _, err := os.Stat(filepath.Join(routesDir, key)); err != nil {
+			t.Errorf("%s has no original in %s (add it there, or remove the copy)", path, routesDir)
+		}
+	}
+}
+
+// routesConfigMap is the ConfigMap mounted at the control plane's --routes.
+func routesConfigMap(t *testing.T, tree *Tree) GeneratedConfigMap {
+	t.Helper()
+	m := meshliteContainers(t, tree, ControlPlane)[0]
+	vol := mountedConfigMap(t, m, m.flag(t, "routes"))
+	cm, ok := tree.ConfigMap(m.pod.obj.Namespace, vol)
+	if !ok {
+		t.Fatalf("ConfigMap %s/%s (mounted by %s) is not generated by any kustomization", m.pod.obj.Namespace, vol, m.pod.obj)
+	}
+	return cm
+}
+
+// mountedConfigMap returns the ConfigMap volume mounted at exactly dir.
+func mountedConfigMap(t *testing.T, m meshliteContainer, dir string) string {
+	t.Helper()
+	for _, vm := range m.c.VolumeMounts {
+		if filepath.Clean(vm.MountPath) != filepath.Clean(dir) {
+			continue
+		}
+		if vm.SubPath != "" {
+			t.Errorf("%s: %s mounts %s with subPath: ConfigMap updates never reach a subPath mount", m.pod.obj, m.c.Name, dir)
+		}
+		for _, v := range m.pod.spec().Volumes {
+			if v.Name == vm.Name && v.ConfigMap != nil {
+				return v.ConfigMap.Name
+			}
+		}
+		t.Fatalf("%s: volume %q mounted at %s is not a ConfigMap volume", m.pod.obj, vm.Name, dir)
+	}
+	t.Fatalf("%s: container %s mounts nothing at %s", m.pod.obj, m.c.Name, dir)
+	return ""
+}
+
+// materialize writes a ConfigMap's data as its volume shows it.
+func materialize(t *testing.T, cm GeneratedConfigMap) string {
+	t.Helper()
+	dir := t.TempDir()
+	for key, data := range cm.Data {
+		if err := os.WriteFile(filepath.Join(dir, key), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestControlPlaneRoutesAreValid(t *testing.T) {
+	tree := loadTree(t)
+	cm := routesConfigMap(t, tree)
+	rep, err := source.ValidateDir(materialize(t, cm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Problems {
+		t.Errorf("ConfigMap %s: %s", cm.Name, p)
+	}
+	if rep.Tables != len(cm.Data) {
+		t.Errorf("ConfigMap %s: %d keys but %d valid tables", cm.Name, len(cm.Data), rep.Tables)
+	}
+	if cm.HashSuffix {
+		t.Errorf("ConfigMap %s: generatorOptions.disableNameSuffixHash must be true, so edits reach the running control plane without a rollout", cm.Name)
+	}
+}
+
+func TestParseArgsRejectsWhatTheBinariesWould(t *testing.T) {
+	tests := []struct {
+		name   string
+		binary string
+		args   []string
+		want   string // "" = accepted
+	}{
+		{"ambassador with its flags", Ambassador, []string{"--xds", "cp:18000", "--workload", "w", "--admin", ":9901"}, ""},
+		{"ambassador flag that does not exist", Ambassador, []string{"--listen-port", "1080"}, "unknown flag: --listen-port"},
+		{"ambassador duration that is not one", Ambassador, []string{"--dial-timeout", "5"}, "invalid argument"},
+		{"ambassador flag without its value", Ambassador, []string{"--routes"}, "flag needs an argument"},
+		{"ambassador positional argument", Ambassador, []string{"serve"}, "unexpected positional"},
+		{"controlplane serve with its flags", ControlPlane, []string{"serve", "--routes", "/r", "--xds", ":18000"}, ""},
+		{"controlplane without serve", ControlPlane, []string{"--routes", "/r"}, "must start with the serve subcommand"},
+		{"controlplane with an ambassador flag", ControlPlane, []string{"serve", "--workload", "w"}, "unknown flag: --workload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseArgs(tt.binary, tt.args)
+			if tt.want == "" && err != nil {
+				t.Fatalf("ParseArgs: %v", err)
+			}
+			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("ParseArgs error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	if err := CheckEnv(Ambassador, []EnvVar{{Name: "MESHLITE_LOG_LEVEL"}}); err != nil {
+		t.Errorf("MESHLITE_LOG_LEVEL names --log-level: %v", err)
+	}
+	if err := CheckEnv(Ambassador, []EnvVar{{Name: "MESHLITE_LOGLEVEL"}}); err == nil {
+		t.Error("MESHLITE_LOGLEVEL names no flag but was accepted")
+	}
+}
+
+func TestContainerArgsUseDefinedFlags(t *testing.T) {
+	tree := loadTree(t)
+	seen := map[string]int{}
+	for _, p := range pods(t, tree) {
+		for _, c := range p.spec().AllContainers() {
+			b := Binary(c.Image)
+			if b == "" {
+				if strings.HasPrefix(c.Image, ImageRepository+Ambassador) || strings.HasPrefix(c.Image, ImageRepository+ControlPlane) {
+					t.Errorf("%s container %s: image %q is neither %s%s nor %s%s", p.obj, c.Name, c.Image,
+						ImageRepository, Ambassador, ImageRepository, ControlPlane)
+				}
+				continue
+			}
+			seen[b]++
+			if len(c.Command) > 0 {
+				t.Errorf("%s container %s: command %q overrides the image's entrypoint; use args", p.obj, c.Name, c.Command)
+			}
+			if _, err := ParseArgs(b, c.Args); err != nil {
+				t.Errorf("%s container %s: %v", p.obj, c.Name, err)
+			}
+			if err := CheckEnv(b, c.Env); err != nil {
+				t.Errorf("%s container %s: %v", p.obj, c.Name, err)
+			}
+		}
+	}
+	if seen[Ambassador] == 0 || seen[ControlPlane] == 0 {
+		t.Errorf("containers per binary = %v, want at least one ambassador and one controlplane", seen)
+	}
+}
+
+// Every container meets the restricted Pod Security Standard (the
+// namespaces enforce it), and declares what it needs.
+func TestSecurityContexts(t *testing.T) {
+	tree := loadTree(t)
+	for _, p := range pods(t, tree) {
+		ps := p.spec()
+		for _, c := range ps.AllContainers() {
+			t.Run(p.obj.Name+"/"+c.Name, func(t *testing.T) {
+				for _, problem := range securityProblems(ps.SecurityContext, c) {
+					t.Errorf("%s container %s: %s", p.obj, c.Name, problem)
+				}
+			})
+		}
+		if ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
+			t.Errorf("%s: automountServiceAccountToken should be false (nothing here calls the Kubernetes API)", p.obj)
+		}
+	}
+	for _, o := range tree.Find("Namespace") {
+		var ns struct{ Metadata Meta }
+		if err := o.Decode(&ns); err != nil {
+			t.Fatal(err)
+		}
+		if ns.Metadata.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+			t.Errorf("%s: label pod-security.kubernetes.io/enforce should be restricted", o)
+		}
+	}
+}
+
+func securityProblems(pod PodSecurityContext, c Container) []string {
+	var out []string
+	sc := c.SecurityContext
+	if sc == nil {
+		return []string{"no securityContext"}
+	}
+	isTrue := func(b *bool) bool { return b != nil && *b }
+	if !isTrue(sc.RunAsNonRoot) && !isTrue(pod.RunAsNonRoot) {
+		out = append(out, "runAsNonRoot must be true (container or pod)")
+	}
+	if !isTrue(sc.ReadOnlyRootFilesystem) {
+		out = append(out, "readOnlyRootFilesystem must be true")
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		out = append(out, "allowPrivilegeEscalation must be false")
+	}
+	if isTrue(sc.Privileged) {
+		out = append(out, "privileged must not be set")
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
+		out = append(out, "capabilities.drop must be [ALL]")
+	} else if len(sc.Capabilities.Add) > 0 {
+		out = append(out, "capabilities.add must be empty (a non-root process never gets them; see the sysctl note)")
+	}
+	seccomp := sc.SeccompProfile
+	if seccomp == nil {
+		seccomp = pod.SeccompProfile
+	}
+	if seccomp == nil || seccomp.Type != "RuntimeDefault" {
+		out = append(out, "seccompProfile.type must be RuntimeDefault (container or pod)")
+	}
+	if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" {
+		out = append(out, "resources.requests needs cpu and memory")
+	}
+	if c.Resources.Limits["memory"] == "" {
+		out = append(out, "resources.limits needs memory")
+	}
+	return out
+}
+
+func TestControlPlaneWiring(t *testing.T) {
+	tree := loadTree(t)
+	for _, m := range meshliteContainers(t, tree, ControlPlane) {
+		d := m.pod.d
+		if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+			t.Errorf("%s: replicas should be at least 2 (stateless; one can go while the other serves)", m.pod.obj)
+		}
+		admin := addrPort(t, m.flag(t, "admin"))
+		checkProbes(t, m, admin)
+		checkScrape(t, m.pod, admin)
+		xdsPort := addrPort(t, m.flag(t, "xds"))
+		svc := serviceExposing(t, tree, m.pod, xdsPort)
+		if !slices.ContainsFunc(svc.Spec.Ports, func(p ServicePort) bool {
+			n, err := p.TargetPort.Resolve(m.c.Ports)
+			return err == nil && n == admin
+		}) {
+			t.Errorf("Service %s does not expose the admin port %d", svc.Metadata.Name, admin)
+		}
+		checkPDB(t, tree, m.pod)
+	}
+	routesConfigMap(t, tree) // the --routes directory is a mounted, generated ConfigMap
+}
+
+func TestAmbassadorWiring(t *testing.T) {
+	tree := loadTree(t)
+	cpTables := routesConfigMap(t, tree)
+	for _, m := range meshliteContainers(t, tree, Ambassador) {
+		workload := m.flag(t, "workload")
+		if app := m.pod.d.Spec.Template.Metadata.Labels["app"]; app != workload {
+			t.Errorf("%s: --workload %q but the pod's app label is %q", m.pod.obj, workload, app)
+		}
+		if m.c.RestartPolicy != "Always" || !slices.ContainsFunc(m.pod.spec().InitContainers, func(c Container) bool { return c.Name == m.c.Name }) {
+			t.Errorf("%s: the ambassador should be a native sidecar (an init container with restartPolicy: Always), so it starts before and stops after the app", m.pod.obj)
+		}
+		checkXDSAddress(t, tree, m.flag(t, "xds"))
+		cpTable := tableNamed(t, cpTables, workload)
+		bootstrap := bootstrapTable(t, tree, m)
+		if bootstrap.Metadata.Name != workload {
+			t.Errorf("%s: bootstrap table is named %q, want the workload %q", m.pod.obj, bootstrap.Metadata.Name, workload)
+		}
+		admin := addrPort(t, m.flag(t, "admin"))
+		checkProbes(t, m, admin)
+		checkScrape(t, m.pod, admin)
+		checkPodName(t, m)
+		checkLowPorts(t, m.pod, slices.Concat(doorPorts(t, cpTable), doorPorts(t, bootstrap)))
+	}
+}
+
+// checkXDSAddress: HOST:PORT names the control plane's Service and its port.
+func checkXDSAddress(t *testing.T, tree *Tree, addr string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("--xds %q: %v", addr, err)
+	}
+	host = strings.TrimSuffix(strings.TrimSuffix(host, ".cluster.local"), ".svc")
+	name, ns, _ := strings.Cut(host, ".")
+	cp := meshliteContainers(t, tree, ControlPlane)[0]
+	if ns != cp.pod.obj.Namespace {
+		t.Errorf("--xds %q: namespace %q, but the control plane runs in %q", addr, ns, cp.pod.obj.Namespace)
+	}
+	svc := serviceExposing(t, tree, cp.pod, addrPort(t, cp.flag(t, "xds")))
+	if svc.Metadata.Name != name {
+		t.Errorf("--xds %q: Service %q, but the control plane's xDS port is exposed by %q", addr, name, svc.Metadata.Name)
+	}
+	n, _ := strconv.Atoi(port)
+	if !slices.ContainsFunc(svc.Spec.Ports, func(p ServicePort) bool {
+		return p.Port == n
+	}) {
+		t.Errorf("--xds %q: Service %s has no port %d", addr, svc.Metadata.Name, n)
+	}
+}
+
+// serviceExposing finds the Service in the pod's namespace that selects it
+// and forwards to containerPort.
+func serviceExposing(t *testing.T, tree *Tree, p pod, containerPort int) Service {
+	t.Helper()
+	for _, o := range tree.Find("Service") {
+		var svc Service
+		if err := o.Decode(&svc); err != nil {
+			t.Fatal(err)
+		}
+		if o.Namespace != p.obj.Namespace || !Selects(svc.Spec.Selector, p.d.Spec.Template.Metadata.Labels) {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			for _, c := range p.spec().AllContainers() {
+				if n, err := sp.TargetPort.Resolve(c.Ports); err == nil && n == containerPort {
+					svc.Metadata.Name = o.Name
+					return svc
+				}
+			}
+		}
+	}
+	t.Fatalf("no Service in %s selects %s and forwards to port %d", p.obj.Namespace, p.obj, containerPort)
+	return Service{}
+}
+
+func checkPDB(t *testing.T, tree *Tree, p pod) {
+	t.Helper()
+	for _, o := range tree.Find("PodDisruptionBudget") {
+		var pdb PodDisruptionBudget
+		if err := o.Decode(&pdb); err != nil {
+			t.Fatal(err)
+		}
+		if o.Namespace == p.obj.Namespace && Selects(pdb.Spec.Selector.MatchLabels, p.d.Spec.Template.Metadata.Labels) {
+			return
+		}
+	}
+	t.Errorf("%s: no PodDisruptionBudget selects its pods", p.obj)
+}
+
+func checkProbes(t *testing.T, m meshliteContainer, admin int) {
+	t.Helper()
+	for _, pr := range []struct {
+		name  string
+		probe *Probe
+		path  string
+	}{{"readinessProbe", m.c.ReadinessProbe, "/readyz"}, {"livenessProbe", m.c.LivenessProbe, "/healthz"}} {
+		if pr.probe == nil || pr.probe.HTTPGet == nil {
+			t.Errorf("%s %s: no HTTP %s", m.pod.obj, m.c.Name, pr.name)
+			continue
+		}
+		if pr.probe.HTTPGet.Path != pr.path {
+			t.Errorf("%s %s: %s path %q, want %q", m.pod.obj, m.c.Name, pr.name, pr.probe.HTTPGet.Path, pr.path)
+		}
+		n, err := pr.probe.HTTPGet.Port.Resolve(m.c.Ports)
+		if err != nil || n != admin {
+			t.Errorf("%s %s: %s port %q is %d (err %v), want the --admin port %d", m.pod.obj, m.c.Name, pr.name, pr.probe.HTTPGet.Port, n, err, admin)
+		}
+	}
+}
+
+func checkScrape(t *testing.T, p pod, admin int) {
+	t.Helper()
+	a := p.d.Spec.Template.Metadata.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(admin) || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("%s: scrape annotations %v, want scrape=true, port=%d, path=/metrics", p.obj, a, admin)
+	}
+}
+
+func checkPodName(t *testing.T, m meshliteContainer) {
+	t.Helper()
+	for _, e := range m.c.Env {
+		if e.Name == "POD_NAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
+			return
+		}
+	}
+	t.Errorf("%s %s: POD_NAME should come from the downward API (fieldRef metadata.name): it is the xDS node id", m.pod.obj, m.c.Name)
+}
+
+// checkLowPorts: a door below 1024 needs the pod's unprivileged port range
+// to start at or below it, since the ambassador is not root.
+func checkLowPorts(t *testing.T, p pod, ports []uint16) {
+	t.Helper()
+	start := 1024
+	for _, s := range p.spec().SecurityContext.Sysctls {
+		if s.Name == "net.ipv4.ip_unprivileged_port_start" {
+			start, _ = strconv.Atoi(s.Value)
+		}
+	}
+	for _, port := range ports {
+		if int(port) < start {
+			t.Errorf("%s: a local mapping door on port %d cannot be bound by a non-root ambassador: set the sysctl net.ipv4.ip_unprivileged_port_start to %d or less, or use a source port of 1024 or more", p.obj, port, port)
+		}
+	}
+}
+
+func doorPorts(t *testing.T, rt *routes.RouteTable) []uint16 {
+	t.Helper()
+	table, err := routes.Compile(rt, policy.Options{})
+	if err != nil {
+		t.Fatalf("table %s: %v", rt.Metadata.Name, err)
+	}
+	return table.LocalPorts()
+}
+
+func tableNamed(t *testing.T, cm GeneratedConfigMap, name string) *routes.RouteTable {
+	t.Helper()
+	for key, data := range cm.Data {
+		rt, err := routes.Parse([]byte(data))
+		if err != nil {
+			t.Fatalf("ConfigMap %s key %s: %v", cm.Name, key, err)
+		}
+		if rt.Metadata.Name == name {
+			return rt
+		}
+	}
+	t.Fatalf("ConfigMap %s has no RouteTable named %q: the control plane would have nothing for that workload", cm.Name, name)
+	return nil
+}
+
+// bootstrapTable is the file the ambassador's --routes names: a key of a
+// mounted, generated ConfigMap, valid as `ambassador check-config` sees it.
+func bootstrapTable(t *testing.T, tree *Tree, m meshliteContainer) *routes.RouteTable {
+	t.Helper()
+	file := m.flag(t, "routes")
+	name := mountedConfigMap(t, m, filepath.Dir(file))
+	cm, ok := tree.ConfigMap(m.pod.obj.Namespace, name)
+	if !ok {
+		t.Fatalf("%s: ConfigMap %s is not generated by any kustomization", m.pod.obj, name)
+	}
+	key := filepath.Base(file)
+	if _, ok := cm.Data[key]; !ok {
+		t.Fatalf("%s: --routes %s, but ConfigMap %s has no key %q", m.pod.obj, file, name, key)
+	}
+	path := filepath.Join(materialize(t, cm), key)
+	for _, problem := range config.CheckFile(path) {
+		t.Errorf("%s: bootstrap table (%s): %s", m.pod.obj, cm.Paths[key], problem)
+	}
+	rt, err := routes.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+func addrPort(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	n, err2 := strconv.Atoi(p)
+	if err != nil || err2 != nil {
+		t.Fatalf("address %q has no port", addr)
+	}
+	return n
+}
+
+func TestServicesSelectPods(t *testing.T) {
+	tree := loadTree(t)
+	all := pods(t, tree)
+	for _, o := range tree.Find("Service") {
+		var svc Service
+		if err := o.Decode(&svc); err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(all, func(p pod) bool {
+			return p.obj.Namespace == o.Namespace && Selects(svc.Spec.Selector, p.d.Spec.Template.Metadata.Labels)
+		})
+		if i < 0 {
+			t.Errorf("%s: its selector %v matches no Deployment's pods in %s", o, svc.Spec.Selector, o.Namespace)
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if !slices.ContainsFunc(all[i].spec().AllContainers(), func(c Container) bool {
+				_, err := sp.TargetPort.Resolve(c.Ports)
+				return err == nil
+			}) {
+				t.Errorf("%s: port %s targets %q, which no container of %s declares", o, sp.Name, sp.TargetPort, all[i].obj)
+			}
+		}
+	}
+}
+
+// TestKustomizeRender renders the manifests with kubectl's kustomize and
+// checks the result against the model the other tests use: the same
+// objects, the same ConfigMap data, and generated names wired through.
+func TestKustomizeRender(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not found: skipping the kustomize render (the model-based checks still ran)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, kubectl, "kustomize", manifestsDir)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", manifestsDir, err, stderr.String())
+	}
+	rendered, err := ParseObjects("kubectl kustomize output", stdout.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := loadTree(t)
+	generated := checkRenderedConfigMaps(t, tree, rendered)
+	want := map[string]bool{}
+	for _, o := range tree.Objects {
+		want[o.Kind+" "+o.Namespace+"/"+o.Name] = true
+	}
+	for _, o := range rendered {
+		if o.Kind == "ConfigMap" {
+			continue
+		}
+		id := o.Kind + " " + o.Namespace + "/" + o.Name
+		if !want[id] {
+			t.Errorf("kustomize rendered %s, which the model does not know", id)
+		}
+		delete(want, id)
+	}
+	for id := range want {
+		t.Errorf("kustomize did not render %s", id)
+	}
+	checkRenderedVolumes(t, rendered, generated)
+}
+
+// checkRenderedConfigMaps matches each generated ConfigMap with the
+// rendered one and returns the rendered names by namespace/name.
+func checkRenderedConfigMaps(t *testing.T, tree *Tree, rendered []Object) map[string]string {
+	t.Helper()
+	names := map[string]string{}
+	for _, g := range tree.Generated {
+		i := slices.IndexFunc(rendered, func(o Object) bool {
+			if o.Kind != "ConfigMap" || o.Namespace != g.Namespace {
+				return false
+			}
+			rest, ok := strings.CutPrefix(o.Name, g.Name)
+			return ok && (rest == "" || g.HashSuffix && strings.HasPrefix(rest, "-"))
+		})
+		if i < 0 {
+			t.Errorf("kustomize rendered no ConfigMap %s/%s", g.Namespace, g.Name)
+			continue
+		}
+		o := rendered[i]
+		if (o.Name != g.Name) != g.HashSuffix {
+			t.Errorf("ConfigMap %s rendered as %s: hash suffix expected %v", g.Name, o.Name, g.HashSuffix)
+		}
+		var cm ConfigMap
+		if err := o.Decode(&cm); err != nil {
+			t.Fatal(err)
+		}
+		for key, data := range g.Data {
+			if cm.Data[key] != data {
+				t.Errorf("ConfigMap %s key %s: rendered data differs from %s", o.Name, key, g.Paths[key])
+			}
+		}
+		if len(cm.Data) != len(g.Data) {
+			t.Errorf("ConfigMap %s: rendered %d keys, model has %d", o.Name, len(cm.Data), len(g.Data))
+		}
+		names[g.Namespace+"/"+g.Name] = o.Name
+	}
+	return names
+}
+
+// checkRenderedVolumes: every ConfigMap volume names a rendered ConfigMap
+// (kustomize must have rewritten references to hashed names).
+func checkRenderedVolumes(t *testing.T, rendered []Object, generated map[string]string) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, n := range generated {
+		have[n] = true
+	}
+	count := 0
+	for _, o := range rendered {
+		if o.Kind != "Deployment" {
+			continue
+		}
+		var d Deployment
+		if err := o.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.ConfigMap == nil {
+				continue
+			}
+			count++
+			if !have[v.ConfigMap.Name] {
+				t.Errorf("%s: volume %s names ConfigMap %q, which kustomize did not render", o, v.Name, v.ConfigMap.Name)
+			}
+		}
+	}
+	if count == 0 {
+		t.Error("no rendered Deployment mounts a ConfigMap")
+	}
+}
