@@ -33,7 +33,7 @@ const readyTimeout = 15 * time.Second
 // costs and stops it. A contender that cannot start or answer is returned
 // as a skipped row, not an error: the other contenders still run.
 func Measure(ctx context.Context, cfg Config, up *Upstream, c contender.Contender) report.Row {
-	row := report.Row{Name: c.Name(), Description: c.Describe(), CPUPer1kOpen: -1, CPUPer1kClosed: -1, LogLines: -1}
+	row := report.Row{Name: c.Name(), Description: c.Describe(), CPUPer1kOpen: -1, CPUPer1kClosed: -1, LogLines: -1, OtherCPU: -1}
 	dir, err := os.MkdirTemp(cfg.TempDir, c.Name()+"-")
 	if err != nil {
 		row.Skipped = err.Error()
@@ -78,7 +78,8 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 		}
 	}
 	spec.Duration = cfg.Duration
-	cpu, open, err := runMeasured(ctx, inst.PID, spec)
+	var other otherWork
+	cpu, open, err := runMeasured(ctx, inst.PID, spec, &other)
 	if err != nil {
 		return err
 	}
@@ -86,10 +87,11 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 	cfg.Log.Info("open loop done", "contender", row.Name, "p50", open.Latency.P50, "p99", open.Latency.P99, "errors", open.Errors)
 
 	spec.Rate = 0
-	cpu, closed, err := runMeasured(ctx, inst.PID, spec)
+	cpu, closed, err := runMeasured(ctx, inst.PID, spec, &other)
 	if err != nil {
 		return err
 	}
+	row.OtherCPU = other.share()
 	row.Closed, row.CPUPer1kClosed = closed, cpu
 	cfg.Log.Info("closed loop done", "contender", row.Name, "rps", int(closed.Throughput), "errors", closed.Errors)
 	if inst.PID > 0 {
@@ -103,8 +105,9 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 }
 
 // runMeasured runs spec and returns the CPU seconds the process tree of pid
-// used per 1,000 requests (-1 when pid is 0).
-func runMeasured(ctx context.Context, pid int, spec load.Spec) (float64, load.Result, error) {
+// used per 1,000 requests (-1 when pid is 0), and adds to other the CPU time
+// that processes outside this benchmark used meanwhile.
+func runMeasured(ctx context.Context, pid int, spec load.Spec, other *otherWork) (float64, load.Result, error) {
 	var before time.Duration
 	if pid > 0 {
 		var err error
@@ -112,7 +115,9 @@ func runMeasured(ctx context.Context, pid int, spec load.Spec) (float64, load.Re
 			return 0, load.Result{}, err
 		}
 	}
+	other.start()
 	res, err := load.Run(ctx, spec)
+	other.stop()
 	if err != nil {
 		return 0, res, err
 	}
@@ -127,6 +132,43 @@ func runMeasured(ctx context.Context, pid int, spec load.Spec) (float64, load.Re
 		return 0, res, fmt.Errorf("harness: no requests completed")
 	}
 	return (after - before).Seconds() * 1000 / float64(res.Requests), res, nil
+}
+
+// otherWork measures how much of the machine processes outside this
+// benchmark (this process and its children) used: on a shared machine that
+// is the noise in the numbers.
+type otherWork struct {
+	machine0  procstat.Machine
+	self0     time.Duration
+	began     time.Time
+	busy, cap time.Duration
+	ok        bool
+}
+
+func (o *otherWork) start() {
+	var err1, err2 error
+	o.machine0, err1 = procstat.ReadMachine()
+	o.self0, err2 = procstat.CPU(os.Getpid())
+	o.began = time.Now()
+	o.ok = err1 == nil && err2 == nil
+}
+
+func (o *otherWork) stop() {
+	m, err1 := procstat.ReadMachine()
+	self, err2 := procstat.CPU(os.Getpid())
+	if !o.ok || err1 != nil || err2 != nil {
+		return
+	}
+	o.busy += max(0, (m.Busy-o.machine0.Busy)-(self-o.self0))
+	o.cap += time.Since(o.began) * time.Duration(m.CPUs)
+}
+
+// share is the fraction of the machine's CPU capacity used by other work.
+func (o *otherWork) share() float64 {
+	if o.cap <= 0 {
+		return -1
+	}
+	return o.busy.Seconds() / o.cap.Seconds()
 }
 
 // countLines returns the number of lines in path, or -1 if unreadable.

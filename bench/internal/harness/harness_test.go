@@ -58,6 +58,9 @@ func TestMeasure(t *testing.T) {
 				t.Fatalf("open %d requests / %d errors, closed %d / %d; samples %q %q", row.Open.Requests, row.Open.Errors,
 					row.Closed.Requests, row.Closed.Errors, row.Open.ErrorSample, row.Closed.ErrorSample)
 			}
+			if row.OtherCPU < 0 || row.OtherCPU > 1 {
+				t.Fatalf("other CPU share %v outside [0,1]", row.OtherCPU)
+			}
 			if tt.binary == "" {
 				if row.PeakRSS != 0 || row.CPUPer1kClosed != -1 || row.LogLines != -1 {
 					t.Fatalf("direct has no process: got rss %d cpu %v log %d", row.PeakRSS, row.CPUPer1kClosed, row.LogLines)

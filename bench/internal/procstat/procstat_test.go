@@ -83,3 +83,19 @@ func TestMissingProcess(t *testing.T) {
 		t.Fatal("PeakRSS of a pid that cannot exist: want error")
 	}
 }
+
+func TestParseMachine(t *testing.T) {
+	raw := "cpu  100 5 50 1000 7 3 2 1 0 0\ncpu0 50 0 25 500 0 0 0 0 0 0\ncpu1 50 5 25 500 7 3 2 1 0 0\nintr 1 2\n"
+	m, err := parseMachine(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (100 + 5 + 50 + 3 + 2 + 1) * clockTick; m.Busy != want || m.CPUs != 2 {
+		t.Fatalf("got busy %s over %d CPUs, want %s over 2 (idle and iowait excluded)", m.Busy, m.CPUs, want)
+	}
+	for _, bad := range []string{"", "intr 1 2\n", "cpu 1 2 3\ncpu0 1 2 3\n", "cpu a 0 0 0 0 0 0 0\ncpu0\n"} {
+		if _, err := parseMachine(bad); err == nil {
+			t.Errorf("parseMachine(%q): want error", bad)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,14 +37,19 @@ type Machine struct {
 	LoadAvgAfter  string `json:"loadavg_after"`
 }
 
-// busy reports a load average above half the CPUs at either end of the run.
-func (m Machine) busy() bool {
-	for _, s := range []string{m.LoadAvgBefore, m.LoadAvgAfter} {
-		if v, err := strconv.ParseFloat(s, 64); err == nil && m.NProc > 0 && v > float64(m.NProc)/2 {
-			return true
+// noisyShare is the share of the machine used by other work above which a
+// row's numbers are flagged as noisy.
+const noisyShare = 0.05
+
+// noisy names the rows measured while other work used the machine.
+func (r *Run) noisy() []string {
+	var names []string
+	for _, row := range r.Rows {
+		if row.Skipped == "" && row.OtherCPU > noisyShare {
+			names = append(names, row.Name)
 		}
 	}
-	return false
+	return names
 }
 
 // Settings are the load parameters shared by every contender.
@@ -73,6 +77,9 @@ type Row struct {
 	CPUPer1kClosed float64 `json:"cpu_s_per_1k_closed"`
 	PeakRSS        int64   `json:"peak_rss_bytes"` // sum of VmHWM over the process tree; 0 = n/a
 	LogLines       int     `json:"log_lines"`      // lines in its access/audit log; -1 = none
+	// OtherCPU is the share of the machine's CPU capacity that processes
+	// outside the benchmark used during the measured runs; -1 = unknown.
+	OtherCPU float64 `json:"other_cpu_share"`
 }
 
 // FillAdded sets Added on every measured row against the row named base.
@@ -134,9 +141,10 @@ func (r *Run) Markdown(charts []string) string {
 	fmt.Fprintf(&b, "- pinning: %s\n", r.Machine.Pinning)
 	if r.Machine.LoadAvgBefore != "" {
 		fmt.Fprintf(&b, "- load average (1 min) before / after: %s / %s\n", r.Machine.LoadAvgBefore, r.Machine.LoadAvgAfter)
-		if r.Machine.busy() {
-			b.WriteString("- **warning: other work was running on this machine; the numbers are noisy** (compare rows of one run only)\n")
-		}
+	}
+	if noisy := r.noisy(); len(noisy) > 0 {
+		fmt.Fprintf(&b, "- **warning: other work used more than %.0f%% of the machine while measuring %s: those rows are noisy** (see *other CPU*)\n",
+			noisyShare*100, strings.Join(noisy, ", "))
 	}
 	fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(&b, "- load: vegeta v12.13.0 library; every contender does the same job: GET → upstream answering %d bytes\n", s.BodyBytes)
@@ -159,16 +167,16 @@ func (r *Run) Markdown(charts []string) string {
 	}
 
 	b.WriteString("\n## Throughput and cost\n\n")
-	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS (MiB) | log lines | errors (closed loop) |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS (MiB) | log lines | errors (closed loop) | other CPU |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, row := range r.Rows {
 		if row.Skipped != "" {
-			fmt.Fprintf(&b, "| %s | skipped | | | | | |\n", row.Name)
+			fmt.Fprintf(&b, "| %s | skipped | | | | | | |\n", row.Name)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %d / %d |\n", row.Name, row.Closed.Throughput,
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %d / %d | %s |\n", row.Name, row.Closed.Throughput,
 			cpu(row.CPUPer1kClosed), cpu(row.CPUPer1kOpen), mib(row.PeakRSS), lines(row.LogLines),
-			row.Closed.Errors, row.Closed.Requests)
+			row.Closed.Errors, row.Closed.Requests, percent(row.OtherCPU))
 	}
 
 	b.WriteString("\n## Contenders\n\n")
@@ -200,6 +208,7 @@ const notes = `## How to read this
 - *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
 - *peak RSS* = VmHWM summed over the proxy's processes at the end of its runs.
 - *log lines* = lines in the contender's access or audit log (it is on for every proxy).
+- *other CPU* = share of the whole machine's CPU that processes outside the benchmark used during the row's measured runs (/proc/stat minus the harness and its children): the noise on a shared machine.
 - The load generator and upstream share one CPU: the direct row's max req/s is the load generator's limit, not the upstream's.
 `
 
@@ -219,6 +228,13 @@ func mib(b int64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f", float64(b)/(1<<20))
+}
+
+func percent(share float64) string {
+	if share < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", share*100)
 }
 
 func lines(n int) string {

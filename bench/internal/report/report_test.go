@@ -19,7 +19,7 @@ func sampleRun() Run {
 			Open: load.Result{Requests: 1000, Scheduled: 1000, Latency: load.Percentiles{
 				P50: ms(base), P90: ms(2 * base), P99: ms(4 * base), P999: ms(8 * base), Max: ms(9 * base)}},
 			Closed:       load.Result{Requests: 5000, Throughput: rps},
-			CPUPer1kOpen: 0.05, CPUPer1kClosed: 0.04, PeakRSS: 12 << 20, LogLines: 6000,
+			CPUPer1kOpen: 0.05, CPUPer1kClosed: 0.04, PeakRSS: 12 << 20, LogLines: 6000, OtherCPU: 0.012,
 		}
 	}
 	direct := row("direct", 0.5, 20000)
@@ -55,7 +55,7 @@ func TestMarkdown(t *testing.T) {
 		"2 CPUs (nproc), Test CPU",
 		"`make -C bench bench-quick`",
 		"| nginx | 0.750 | 1.500 | 3.000 | 6.000 | +0.250 | +0.500 | +1.000 | +2.000 | 0 / 1000 / 1000 |",
-		"| nginx | 9000 | 0.040 | 0.050 | 12.0 | 6000 | 0 / 5000 |",
+		"| nginx | 9000 | 0.040 | 0.050 | 12.0 | 6000 | 0 / 5000 | 1.2% |",
 		"| direct | 20000 | – | – | – | – |",
 		"| meshlite-mapping | skipped |",
 		"**Skipped:** cannot build the ambassador binary",
@@ -68,24 +68,23 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
-func TestBusyWarning(t *testing.T) {
+func TestNoisyWarning(t *testing.T) {
 	tests := []struct {
-		name          string
-		before, after string
-		wantWarning   bool
+		name        string
+		other       float64
+		wantWarning bool
 	}{
-		{name: "quiet machine", before: "0.20", after: "0.90", wantWarning: false},
-		{name: "busy before", before: "3.5", after: "0.9", wantWarning: true},
-		{name: "busy after", before: "0.1", after: "1.5", wantWarning: true},
-		{name: "unreadable", before: "", after: "", wantWarning: false},
+		{name: "quiet machine", other: 0.01, wantWarning: false},
+		{name: "unknown", other: -1, wantWarning: false},
+		{name: "busy machine", other: 0.30, wantWarning: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := sampleRun()
-			r.Machine.LoadAvgBefore, r.Machine.LoadAvgAfter = tt.before, tt.after
-			got := strings.Contains(r.Markdown(nil), "warning: other work")
-			if got != tt.wantWarning {
-				t.Fatalf("warning shown = %v, want %v", got, tt.wantWarning)
+			r.Rows[1].OtherCPU = tt.other
+			md := r.Markdown(nil)
+			if got := strings.Contains(md, "while measuring nginx"); got != tt.wantWarning {
+				t.Fatalf("warning shown = %v, want %v\n%s", got, tt.wantWarning, md)
 			}
 		})
 	}
