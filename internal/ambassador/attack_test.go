@@ -140,6 +140,13 @@ type rawResponse struct {
 // closed without a response fails the test.
 func sendRaw(t *testing.T, addr, req string) rawResponse {
 	t.Helper()
+	return sendPipelined(t, addr, req, 1)[0]
+}
+
+// sendPipelined writes req (n pipelined requests) and reads n responses
+// before closing the connection.
+func sendPipelined(t *testing.T, addr, req string, n int) []rawResponse {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -149,13 +156,18 @@ func sendRaw(t *testing.T, addr, req string) rawResponse {
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer to %.120q: %v", req, err)
+	br := bufio.NewReader(c)
+	out := make([]rawResponse, 0, n)
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading answer %d to %.120q: %v", len(out)+1, req, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out = append(out, rawResponse{resp.StatusCode, resp.Header, string(b)})
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return rawResponse{resp.StatusCode, resp.Header, string(b)}
+	return out
 }
 
 func get(target string) string {
@@ -581,9 +593,10 @@ func TestAttackSmugglingIsFramedOnce(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(up.requests())
-			res := sendRaw(t, r.local(), tc.req)
-			if res.status != tc.status {
-				t.Fatalf("status %d, want %d", res.status, tc.status)
+			for i, res := range sendPipelined(t, r.local(), tc.req, max(tc.upstream, 1)) {
+				if res.status != tc.status {
+					t.Fatalf("answer %d: status %d, want %d", i+1, res.status, tc.status)
+				}
 			}
 			seen := waitRequests(up, before+tc.upstream)[before:]
 			if len(seen) != tc.upstream {
