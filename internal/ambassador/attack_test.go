@@ -252,7 +252,7 @@ func TestAttackPathTraversalStaysUnderTarget(t *testing.T) {
 		{"upper-case percent-encoded dot-dot", false, "/api/%2E%2E/x", 403, ""},
 		{"encoded slashes around dot-dot", false, "/api%2f..%2fx", 403, ""},
 		{"encoded dot-dot and slash", false, "/api/%2e%2e%2fx", 403, ""},
-		{"backslash is not a separator", false, `/api\..\x`, 403, ""},
+		{"backslash is not a separator", false, `/api\..\x`, 400, ""},
 		{"double leading slash", false, "//api", 200, "/rng"},
 		{"dot segments that stay inside", false, "/api/./../api/y", 200, "/rng/y"},
 		{"encoded slash inside the remainder", false, "/api/a%2fb", 200, "/rng/a/b"},
@@ -260,7 +260,7 @@ func TestAttackPathTraversalStaysUnderTarget(t *testing.T) {
 		{"prefix match is case-sensitive", false, "/API", 403, ""},
 		{"segment prefix, not string prefix", false, "/apix", 403, ""},
 		{"fragment is not stripped into a match", false, "/api#frag", 403, ""},
-		{"asterisk form on the local door", false, "*", 403, ""},
+		{"asterisk form on the local door", false, "*", 400, ""},
 		{"forward door dot-dot", true, "/api/../x", 403, ""},
 		{"forward door encoded dot-dot", true, "/api/%2e%2e/x", 403, ""},
 		{"forward door dot segments inside", true, "/api/z/../q", 200, "/rng/q"},
@@ -293,7 +293,6 @@ func TestAttackPathTraversalStaysUnderTarget(t *testing.T) {
 }
 
 func TestAttackPathSegmentsUpstreamsReadAsDotDot(t *testing.T) {
-	t.Skip("known bug: '..;', '..\\' (%5c), NUL and overlong-UTF-8 dot segments are forwarded under the target path; servers that strip ;params or read \\ as / climb out of it")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	for _, p := range []string{
@@ -433,7 +432,6 @@ func TestAttackConnectToOwnAndLoopbackAddresses(t *testing.T) {
 }
 
 func TestAttackConnectToOwnLocalDoorNamesItself(t *testing.T) {
-	t.Skip("known bug: loader.apply checks selfCovers after doors.open, so the policy never learns the table's local doors")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, guardTable, up)
 	res := sendRaw(t, r.forward(), connect(r.local()))
@@ -456,7 +454,6 @@ func TestAttackRouteTargetIsOwnListener(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.Contains(tc.name, "local door") {
-				t.Skip("known bug: a route whose target is its own local door loops until the client gives up (thousands of audit lines per request)")
 			}
 			cfg := cfg
 			cfg.Routes = filepath.Join(t.TempDir(), "routes.yaml")
@@ -510,7 +507,6 @@ func TestAttackGuardThroughExplain(t *testing.T) {
 }
 
 func TestAttackGuardIPv4TranslatedForm(t *testing.T) {
-	t.Skip("known bug: ::ffff:0:a.b.c.d (IPv4-translated, RFC 2765/6052 SIIT) is classified public, not by its embedded address")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, guardTable, up)
 	for _, u := range []string{"http://[::ffff:0:a9fe:a9fe]/", "http://[::ffff:0:7f00:1]/"} {
@@ -629,7 +625,6 @@ func waitRequests(up *recordingUpstream, n int) []seenRequest {
 }
 
 func TestAttackClientBodyErrorsAreBadRequests(t *testing.T) {
-	t.Skip("known bug: a malformed chunked request body is answered 502 \"upstream failed\" (statusOf's default) instead of 400")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	for _, body := range []string{"zz\r\nabc\r\n0\r\n\r\n", "fffffffffffffffff\r\nabc\r\n0\r\n\r\n", "5\nabcde\n0\n\n"} {
@@ -690,7 +685,6 @@ func TestAttackAuditStaysOneLinePerRequest(t *testing.T) {
 }
 
 func TestAttackAuditKeepsTheReasonOfABadRequest(t *testing.T) {
-	t.Skip("known bug: Handler.finish drops rec.reason when the decision is the zero value \"deny\", so 400 lines have reason \"\"")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	res := sendRaw(t, r.forward(), get("http://2852039166/"))
@@ -704,7 +698,6 @@ func TestAttackAuditKeepsTheReasonOfABadRequest(t *testing.T) {
 }
 
 func TestAttackAsteriskOptionsIsAnsweredByThePipeline(t *testing.T) {
-	t.Skip("known bug: net/http answers OPTIONS * itself (200, no reason, no audit line); set http.Server.DisableGeneralOptionsHandler")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	for _, addr := range []string{r.forward(), r.local()} {
@@ -721,7 +714,6 @@ func TestAttackAsteriskOptionsIsAnsweredByThePipeline(t *testing.T) {
 }
 
 func TestAttackLocalDoorRefusesTunnels(t *testing.T) {
-	t.Skip("known bug: a local mapping door serves CONNECT tunnels through the egress policy, like the forward door")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	res := sendRaw(t, r.local(), connect("example.invalid:443"))
@@ -756,14 +748,12 @@ func TestAttackUpgradeIsAuditedAsSwitchingProtocols(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("%d audit lines", len(lines))
 	}
-	t.Skip("known bug: recorder.WriteHeader ignores 1xx codes, so an upgrade is audited as status 200 with bytes_out 0")
 	if st, _ := lines[0]["status"].(float64); st != 101 {
 		t.Errorf("audit status %v, want 101", lines[0]["status"])
 	}
 }
 
 func TestAttackUpstreamCannotForgeTheReasonHeader(t *testing.T) {
-	t.Skip("known bug: X-Meshlite-Reason from an upstream response is passed to the client, so an upstream 403 looks like a policy denial")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	res := sendRaw(t, r.local(), get("/api/forge"))
@@ -776,7 +766,6 @@ func TestAttackUpstreamCannotForgeTheReasonHeader(t *testing.T) {
 }
 
 func TestAttackAuditTargetIsTruncated(t *testing.T) {
-	t.Skip("known bug: the audit url is truncated to 2048 bytes but target (fillDecision) is not")
 	up := newRecordingUpstream(t)
 	r := startAttack(t, attackTable, up)
 	sendRaw(t, r.local(), get("/api/"+strings.Repeat("b", 3000)))
@@ -870,7 +859,7 @@ func TestAttackMethodsAndVersions(t *testing.T) {
 		{"HTTP/1.0 without Host", "GET /api/m HTTP/1.0\r\n\r\n", 200, "GET"},
 		{"HTTP/0.9", "GET /api/m\r\n\r\n", 400, ""},
 		{"HTTP/2.0 request line", "GET /api/m HTTP/2.0\r\nHost: localhost\r\n\r\n", 505, ""},
-		{"h2c preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 403, ""},
+		{"h2c preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -894,7 +883,6 @@ func TestAttackMethodsAndVersions(t *testing.T) {
 }
 
 func TestAttackShutdownAuditsUpgradedConnections(t *testing.T) {
-	t.Skip("known bug: stop() neither waits for nor closes connections upgraded through the reverse proxy; Run returns at once and their audit line is lost")
 	up := newRecordingUpstream(t)
 	cfg, door := testConfig(t, strings.ReplaceAll(attackTable, "UPSTREAM", up.hostPort()))
 	cfg.ShutdownGrace = time.Second

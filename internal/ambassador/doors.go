@@ -64,7 +64,9 @@ func (d *doors) serve(addr string, handler http.Handler) (*door, error) {
 		ReadHeaderTimeout: d.limits.readHeaderTimeout,
 		IdleTimeout:       d.limits.idleTimeout,
 		MaxHeaderBytes:    d.limits.maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+		// OPTIONS * goes through the pipeline like any other request.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 	}
 	dr := &door{srv: srv, addr: addrPortOf(ln.Addr()), done: make(chan struct{})}
 	go func() {

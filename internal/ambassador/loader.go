@@ -42,10 +42,11 @@ func (l *loader) apply(rt *routes.RouteTable, version, origin string) error {
 		return err
 	}
 	ports := table.LocalPorts()
+	covered := l.selfCovers(ports)
 	if err := l.doors.open(ports); err != nil {
 		return err
 	}
-	if !l.selfCovers(ports) {
+	if !covered {
 		// the table names doors that were not open at compile time:
 		// compile again so the policy knows them as the ambassador's own.
 		if table, err = l.compile(rt); err != nil {

@@ -175,7 +175,7 @@ func (a *instance) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
 	defer cancel()
 	a.doors.shutdown(ctx)
-	a.h.CloseTunnels(ctx)
+	a.h.Wait(ctx)
 	if a.admin != nil {
 		a.admin.Shutdown(ctx)
 	}
@@ -194,7 +194,19 @@ func fixedSelf(admin string) []netip.AddrPort {
 	if err != nil {
 		return nil
 	}
-	return []netip.AddrPort{ap}
+	self := []netip.AddrPort{ap}
+	if ap.Addr().IsUnspecified() {
+		// bound to every address: the pod IP reaches it too.
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if p, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(p.IP); ok {
+					self = append(self, netip.AddrPortFrom(ip.Unmap(), ap.Port()))
+				}
+			}
+		}
+	}
+	return self
 }
 
 func orUnspecified(host string) string {

@@ -60,6 +60,9 @@ var (
 	sixToFourPrefix  = netip.MustParsePrefix("2002::/16")
 	teredoPrefix     = netip.MustParsePrefix("2001::/32")
 	compatPrefix     = netip.MustParsePrefix("::/96")
+	// translatedPrefix is ::ffff:0:0/96, the IPv4-translated form of
+	// stateless IP/ICMP translation.
+	translatedPrefix = netip.MustParsePrefix("::ffff:0:0:0/96")
 	ulaPrefix        = netip.MustParsePrefix("fc00::/7")
 	siteLocalPrefix  = netip.MustParsePrefix("fec0::/10")
 	linkLocal6Prefix = netip.MustParsePrefix("fe80::/10")
@@ -88,6 +91,8 @@ func ClassifyAddr(a netip.Addr) AddrInfo {
 		return AddrInfo{Class: Loopback}
 	case compatPrefix.Contains(a):
 		return embedded([4]byte(b[12:16]), "IPv4-compatible")
+	case translatedPrefix.Contains(a):
+		return embedded([4]byte(b[12:16]), "IPv4-translated")
 	case nat64Prefix.Contains(a):
 		return embedded([4]byte(b[12:16]), "NAT64")
 	case nat64LocalPrefix.Contains(a):

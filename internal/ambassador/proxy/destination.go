@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/meshlite/meshlite/pkg/policy"
 )
@@ -23,6 +24,9 @@ type destination struct {
 
 // destinationOf reads the destination of a non-CONNECT request.
 func destinationOf(r *http.Request, d *door) (destination, error) {
+	if err := checkPath(r.URL.Path); err != nil {
+		return destination{}, err
+	}
 	dest := destination{path: cleanPath(r.URL.Path), rawQuery: r.URL.RawQuery}
 	if d.name == DoorLocal {
 		dest.scheme, dest.port, dest.local = "http", d.port, true
@@ -70,6 +74,25 @@ func hostPort(host string, port, defaultPort uint16) string {
 		return host
 	}
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+// checkPath refuses paths that some upstream servers would read as leaving
+// the directory they name, in ways path cleaning does not see: a dot
+// segment with parameters ("..;x"), backslashes, NUL and invalid UTF-8 (an
+// over-long encoding of "."). A path must be rooted ("*" is refused too).
+func checkPath(p string) error {
+	if p != "" && p[0] != '/' {
+		return badRequest("request path " + strconv.Quote(truncate(p)) + " is not rooted (want /path)")
+	}
+	if !utf8.ValidString(p) || strings.ContainsAny(p, "\\\x00") {
+		return badRequest("request path " + strconv.Quote(truncate(p)) + " has a backslash, NUL or invalid UTF-8")
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if name, _, ok := strings.Cut(seg, ";"); ok && (name == "." || name == "..") {
+			return badRequest("request path " + strconv.Quote(truncate(p)) + " has a dot segment with parameters")
+		}
+	}
+	return nil
 }
 
 // cleanPath resolves dot segments and duplicate slashes, keeping a trailing

@@ -36,12 +36,20 @@ func statusOf(err error) (int, string) {
 		dialErr    *upstream.DialError
 		timeoutErr *upstream.TimeoutError
 		tooLarge   *http.MaxBytesError
+		bodyErr    *clientBodyError
 	)
 	switch {
 	case errors.As(err, &reqErr):
 		return reqErr.status, reqErr.msg
 	case errors.As(err, &inputErr):
 		return http.StatusBadRequest, strings.TrimPrefix(inputErr.Error(), "policy: ")
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", tooLarge.Limit)
+	case errors.As(err, &bodyErr):
+		if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return StatusClientClosed, "client went away while sending the request body"
+		}
+		return http.StatusBadRequest, "malformed request body: " + bodyErr.err.Error()
 	case errors.Is(err, context.Canceled):
 		return StatusClientClosed, "client closed the request before the answer"
 	case errors.As(err, &timeoutErr):
@@ -55,8 +63,6 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, "cannot resolve upstream host: " + strings.TrimPrefix(resolveErr.Error(), "policy: ")
 	case errors.As(err, &dialErr):
 		return http.StatusBadGateway, "cannot connect to upstream: " + dialErr.Error()
-	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", tooLarge.Limit)
 	default:
 		return http.StatusBadGateway, "upstream failed: " + err.Error()
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ type Handler struct {
 	rp         *httputil.ReverseProxy
 	ids        idSource
 	tunnels    tunnels
+	inflight   sync.WaitGroup
 }
 
 // New builds a Handler serving state s.
@@ -91,11 +93,12 @@ func New(opts Options, s *State) *Handler {
 	}
 	h.ids.init()
 	h.rp = &httputil.ReverseProxy{
-		Rewrite:      h.rewrite,
-		Transport:    opts.Transport,
-		ErrorHandler: h.upstreamError,
-		BufferPool:   copyBuffers,
-		ErrorLog:     slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		Rewrite:        h.rewrite,
+		Transport:      opts.Transport,
+		ErrorHandler:   h.upstreamError,
+		ModifyResponse: stripOwnHeaders,
+		BufferPool:     copyBuffers,
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 	h.Swap(s)
 	return h
@@ -130,11 +133,42 @@ type door struct {
 }
 
 func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d.h.inflight.Add(1)
+	defer d.h.inflight.Done()
 	if r.Method == http.MethodConnect {
 		d.h.tunnel(w, r, d)
 		return
 	}
 	d.h.serve(w, r, d)
+}
+
+// Wait waits until every request and tunnel in flight has ended, or ctx
+// ends; then it closes the tunnels still open.
+func (h *Handler) Wait(ctx context.Context) {
+	idle := make(chan struct{})
+	go func() { h.inflight.Wait(); close(idle) }()
+	select {
+	case <-idle:
+		return
+	case <-ctx.Done():
+	}
+	h.closeTunnels()
+	select { // closed tunnels write their audit lines at once
+	case <-idle:
+	case <-time.After(time.Second):
+	}
+}
+
+// stripOwnHeaders removes X-Meshlite-* from upstream answers: only the
+// ambassador speaks with that prefix, so an upstream 403 never looks like a
+// policy denial.
+func stripOwnHeaders(resp *http.Response) error {
+	for k := range resp.Header {
+		if len(k) > 11 && strings.EqualFold(k[:11], "X-Meshlite-") {
+			delete(resp.Header, k)
+		}
+	}
+	return nil
 }
 
 // copyBuffers pools the 32 KiB buffers used to copy bodies and tunnels.

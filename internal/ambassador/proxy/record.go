@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -16,13 +18,18 @@ type recorder struct {
 	bytes  int64
 	reason string
 	wrote  bool
+
+	// register tracks an upgraded connection for shutdown; set by serve.
+	register   func(net.Conn) (done func())
+	unregister func()
+	upgraded   *countingConn
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.wrote {
 		return
 	}
-	if code >= 200 {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
 		r.status, r.wrote = code, true
 	}
 	r.ResponseWriter.WriteHeader(code)
@@ -46,6 +53,35 @@ func (r *recorder) Flush() {
 	}
 }
 
+// Hijack hands the connection over for a protocol upgrade (101): the
+// status is recorded, bytes written to the client are counted, and the
+// connection is registered so shutdown can close it.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	r.status, r.wrote = http.StatusSwitchingProtocols, true
+	cc := &countingConn{Conn: c}
+	r.upgraded = cc
+	if r.register != nil {
+		r.unregister = r.register(cc)
+	}
+	return cc, bufio.NewReadWriter(rw.Reader, bufio.NewWriter(cc)), nil
+}
+
+// countingConn counts the bytes written to an upgraded client connection.
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
 // Unwrap lets http.ResponseController reach the connection.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
@@ -66,8 +102,18 @@ type countingBody struct {
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		err = &clientBodyError{err: err}
+	}
 	return n, err
 }
+
+// clientBodyError is a failure to read the client's request body: a
+// malformed chunked encoding, a short body, a vanished client.
+type clientBodyError struct{ err error }
+
+func (e *clientBodyError) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *clientBodyError) Unwrap() error { return e.err }
 
 // idSource makes request ids: a random per-process prefix and a counter.
 type idSource struct {

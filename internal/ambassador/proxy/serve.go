@@ -33,7 +33,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
 	start := time.Now()
 	st := h.state.Load()
 	e := &audit.Entry{Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method}
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, register: h.tunnels.add}
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = body
@@ -181,14 +181,20 @@ func (h *Handler) fillDecision(e *audit.Entry, p *plan) {
 	e.Rule = p.decision.Rule
 	e.Route = routeName(p.route)
 	if p.upstream != nil {
-		e.Target = p.upstream.String()
+		e.Target = truncate(p.upstream.String())
 	}
 }
 
 // finish writes the audit line, metrics and span attributes.
 func (h *Handler) finish(e *audit.Entry, rec *recorder, bytesIn int64, start time.Time, span trace.Span) {
 	e.Status = rec.code()
-	if rec.reason != "" && e.Decision != "deny" {
+	if rec.upgraded != nil {
+		rec.bytes += rec.upgraded.written.Load()
+		if rec.unregister != nil {
+			rec.unregister()
+		}
+	}
+	if rec.reason != "" && (e.Reason == "" || e.Decision != policy.Deny.String()) {
 		e.Reason = rec.reason
 	}
 	e.Duration = time.Since(start)

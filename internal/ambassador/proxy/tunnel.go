@@ -26,6 +26,9 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 
 	var in, out int64
 	dec, port, err := h.decideTunnel(ctx, st, r.Host)
+	if d.name == DoorLocal {
+		dec, err = policy.Decision{}, badRequest("local mapping doors take origin-form requests (GET /path); send CONNECT to the forward-proxy door")
+	}
 	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
 	switch {
 	case err != nil:
@@ -76,7 +79,7 @@ func (h *Handler) splice(ctx context.Context, rec *recorder, t *upstream.Target)
 		return 0, 0, nil
 	}
 	rec.status = http.StatusOK
-	done := h.tunnels.add(client, up)
+	done := h.tunnels.add(client)
 	defer done()
 	h.metrics.tunnels.Inc()
 	defer h.metrics.tunnels.Dec()
@@ -114,44 +117,32 @@ func closeWrite(c net.Conn) {
 	c.Close()
 }
 
-// tunnels tracks open tunnels so shutdown can close them.
+// tunnels tracks the client connections of open tunnels and upgrades, so
+// shutdown can close them.
 type tunnels struct {
-	mu    sync.Mutex
-	open  map[*[2]net.Conn]struct{}
-	count sync.WaitGroup
+	mu   sync.Mutex
+	open map[net.Conn]struct{}
 }
 
-func (t *tunnels) add(a, b net.Conn) (done func()) {
-	pair := &[2]net.Conn{a, b}
+func (t *tunnels) add(c net.Conn) (done func()) {
 	t.mu.Lock()
 	if t.open == nil {
-		t.open = make(map[*[2]net.Conn]struct{})
+		t.open = make(map[net.Conn]struct{})
 	}
-	t.open[pair] = struct{}{}
-	t.count.Add(1)
+	t.open[c] = struct{}{}
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
-		delete(t.open, pair)
+		delete(t.open, c)
 		t.mu.Unlock()
-		t.count.Done()
 	}
 }
 
-// CloseTunnels waits for open tunnels until ctx ends, then closes the rest.
-func (h *Handler) CloseTunnels(ctx context.Context) {
-	idle := make(chan struct{})
-	go func() { h.tunnels.count.Wait(); close(idle) }()
-	select {
-	case <-idle:
-		return
-	case <-ctx.Done():
-	}
+// closeTunnels closes every open tunnel.
+func (h *Handler) closeTunnels() {
 	h.tunnels.mu.Lock()
-	for pair := range h.tunnels.open {
-		pair[0].Close()
-		pair[1].Close()
+	defer h.tunnels.mu.Unlock()
+	for c := range h.tunnels.open {
+		c.Close()
 	}
-	h.tunnels.mu.Unlock()
-	<-idle
 }
