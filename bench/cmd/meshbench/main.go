@@ -29,6 +29,7 @@ type options struct {
 	command     string
 	install     bool
 	pin         bool
+	niceness    int
 	installOnly bool
 	verbose     bool
 	keep        bool
@@ -47,6 +48,7 @@ func parseFlags() options {
 	flag.StringVar(&o.command, "command", "", "command line to record in the results (default: this invocation)")
 	flag.BoolVar(&o.install, "install", true, "install missing peers with apt-get")
 	flag.BoolVar(&o.pin, "pin", true, "pin proxies to CPU 0 and this process (load + upstream) to CPU 1")
+	flag.IntVar(&o.niceness, "nice", 0, "run the harness and the proxies at this nice value (negative = ahead of other work on a shared machine; needs root)")
 	flag.BoolVar(&o.installOnly, "install-only", false, "only install missing peers, then exit")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging (commands, start and stop times)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with configs and logs, for inspection")
@@ -64,11 +66,9 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if o.pin {
-		if err := pinSelf(); err != nil {
-			log.Error("pinning", "err", err)
-			os.Exit(1)
-		}
+	if err := reexec(o.pin, o.niceness); err != nil {
+		log.Error("pinning", "err", err)
+		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -112,7 +112,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	res := report.Run{
 		Name: o.name, Date: time.Now(), Command: o.command,
-		Machine:  machine(o.pin),
+		Machine:  machine(o.pin, o.niceness),
 		Settings: report.Settings{Rate: o.rate, Connections: o.conns, Duration: o.duration, Warmup: o.warmup, BodyBytes: harness.BodyBytes},
 		Versions: sel.versions,
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -162,32 +163,45 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// pinEnv marks a process that already re-executed itself under taskset.
+// pinEnv marks a process that already re-executed itself under taskset/nice.
 const pinEnv = "MESHBENCH_PINNED"
 
-// pinSelf re-executes this program on CPU 1 (load generator and upstream),
-// leaving CPU 0 to the proxy under test. With fewer than 2 CPUs it does
-// nothing.
-func pinSelf() error {
-	if os.Getenv(pinEnv) != "" || runtime.NumCPU() < 2 {
+// reexec re-executes this program on CPU 1 (load generator and upstream),
+// leaving CPU 0 to the proxy under test, and at nice value niceness, which
+// the proxies inherit. With fewer than 2 CPUs it does not pin.
+func reexec(pin bool, niceness int) error {
+	if os.Getenv(pinEnv) != "" {
 		return nil
 	}
-	taskset, err := exec.LookPath("taskset")
-	if err != nil {
-		return fmt.Errorf("meshbench: -pin needs taskset (util-linux): %w", err)
+	pin = pin && runtime.NumCPU() >= 2
+	if !pin && niceness == 0 {
+		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("meshbench: %w", err)
 	}
-	args := append([]string{taskset, "-c", "1", self}, os.Args[1:]...)
-	return syscall.Exec(taskset, args, append(os.Environ(), pinEnv+"=1"))
+	argv := append([]string{self}, os.Args[1:]...)
+	if niceness != 0 {
+		argv = append([]string{"nice", "-n", strconv.Itoa(niceness)}, argv...)
+	}
+	if pin {
+		argv = append([]string{"taskset", "-c", "1"}, argv...)
+	}
+	bin, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("meshbench: -pin and -nice need %s: %w", argv[0], err)
+	}
+	return syscall.Exec(bin, argv, append(os.Environ(), pinEnv+"=1"))
 }
 
-func machine(pinned bool) report.Machine {
+func machine(pinned bool, niceness int) report.Machine {
 	m := report.Machine{NProc: onlineCPUs(), GoVersion: runtime.Version(), Pinning: "none"}
-	if pinned && os.Getenv(pinEnv) != "" {
+	if pinned && os.Getenv(pinEnv) != "" && onlineCPUs() >= 2 {
 		m.Pinning = "proxy on CPU 0 (taskset -c 0); load generator + upstream on CPU 1 (taskset -c 1)"
+	}
+	if niceness != 0 {
+		m.Pinning += fmt.Sprintf("; harness and proxies at nice %d", niceness)
 	}
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {
