@@ -134,33 +134,30 @@ func runMeasured(ctx context.Context, pid int, spec load.Spec, other *otherWork)
 	return (after - before).Seconds() * 1000 / float64(res.Requests), res, nil
 }
 
-// otherWork measures how much of the machine processes outside this
-// benchmark (this process and its children) used: on a shared machine that
-// is the noise in the numbers.
+// otherWork measures how much of the machine user-space processes outside
+// this benchmark (this process and its children) used: on a shared machine
+// that is the noise in the numbers.
 type otherWork struct {
-	machine0  procstat.Machine
-	self0     time.Duration
+	others0   time.Duration
 	began     time.Time
 	busy, cap time.Duration
-	ok        bool
+	cpus      int
 }
 
 func (o *otherWork) start() {
-	var err1, err2 error
-	o.machine0, err1 = procstat.ReadMachine()
-	o.self0, err2 = procstat.CPU(os.Getpid())
+	if m, err := procstat.ReadMachine(); err == nil {
+		o.cpus = m.CPUs
+	}
+	o.others0 = procstat.Others(os.Getpid())
 	o.began = time.Now()
-	o.ok = err1 == nil && err2 == nil
 }
 
 func (o *otherWork) stop() {
-	m, err1 := procstat.ReadMachine()
-	self, err2 := procstat.CPU(os.Getpid())
-	if !o.ok || err1 != nil || err2 != nil {
+	if o.cpus == 0 {
 		return
 	}
-	o.busy += max(0, (m.Busy-o.machine0.Busy)-(self-o.self0))
-	o.cap += time.Since(o.began) * time.Duration(m.CPUs)
+	o.busy += max(0, procstat.Others(os.Getpid())-o.others0)
+	o.cap += time.Since(o.began) * time.Duration(o.cpus)
 }
 
 // share is the fraction of the machine's CPU capacity used by other work.

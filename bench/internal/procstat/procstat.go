@@ -17,20 +17,12 @@ const clockTick = 10 * time.Millisecond
 
 // Tree returns root and all its live descendants.
 func Tree(root int) []int {
+	return tree(root, allStats())
+}
+
+func tree(root int, stats map[int]stat) []int {
 	children := map[int][]int{}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return []int{root}
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil {
-			continue
-		}
+	for pid, st := range stats {
 		children[st.ppid] = append(children[st.ppid], pid)
 	}
 	out := []int{root}
@@ -38,6 +30,49 @@ func Tree(root int) []int {
 		out = append(out, children[out[i]]...)
 	}
 	return out
+}
+
+// allStats reads /proc/<pid>/stat of every live process.
+func allStats() map[int]stat {
+	stats := map[int]stat{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return stats
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil {
+			stats[pid] = st
+		}
+	}
+	return stats
+}
+
+// kthreadd is the parent of every kernel thread.
+const kthreadd = 2
+
+// Others returns the CPU time used by user-space processes outside root's
+// tree (including children they reaped). Kernel threads are left out: they
+// do, among other things, the network work that root's own load causes.
+// Compare two readings: processes that exit between them take their time
+// with them unless their parent reaps them.
+func Others(root int) time.Duration {
+	stats := allStats()
+	mine := map[int]bool{}
+	for _, pid := range tree(root, stats) {
+		mine[pid] = true
+	}
+	var total time.Duration
+	for pid, st := range stats {
+		if mine[pid] || pid == kthreadd || st.ppid == kthreadd {
+			continue
+		}
+		total += st.cpu
+	}
+	return total
 }
 
 // CPU returns the user+system time used by root and its live descendants,

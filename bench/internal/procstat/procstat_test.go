@@ -99,3 +99,17 @@ func TestParseMachine(t *testing.T) {
 		}
 	}
 }
+
+func TestOthersCountsAnotherProcess(t *testing.T) {
+	// A busy process that is not our child: started through sh, which
+	// exits at once, so the burner is re-parented away from our tree.
+	out, err := exec.Command("sh", "-c", "(timeout 3 sh -c 'while :; do :; done' &) ; echo started").Output()
+	if err != nil || string(out) != "started\n" {
+		t.Skipf("cannot start a burner: %v %q", err, out)
+	}
+	before := Others(os.Getpid())
+	time.Sleep(time.Second)
+	if got := Others(os.Getpid()) - before; got < 2*clockTick {
+		t.Fatalf("Others grew by %s while another process burned CPU for 1 s, want more", got)
+	}
+}
