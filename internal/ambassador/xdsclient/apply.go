@@ -4,16 +4,14 @@ import (
 	"errors"
 	"fmt"
 
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
+	xdsv1 "github.com/meshlite/meshlite/api/xds/v1"
 	"github.com/meshlite/meshlite/internal/xdsconv"
 	"github.com/meshlite/meshlite/pkg/routes"
 )
-
-// resourceTypeURL is the wrapper a server may put around each resource.
-const resourceTypeURL = "type.googleapis.com/envoy.service.discovery.v3.Resource"
 
 // errNoTable marks a response that does not carry our table: nothing to
 // apply, and nothing wrong with it (the control plane has no table for the
@@ -22,7 +20,7 @@ var errNoTable = errors.New("xdsclient: response carries no table")
 
 // apply finds the workload's table in resp, converts it and hands it to the
 // Applier. A response without any resource is accepted and changes nothing.
-func (c *Client) apply(version string, resp *discoveryv3.DiscoveryResponse) error {
+func (c *Client) apply(version string, resp *xdsv1.DiscoveryResponse) error {
 	m, err := c.pick(resp.GetResources())
 	if errors.Is(err, errNoTable) {
 		c.log.Warn("xds: response carries no table; keeping the current one", "version", version)
@@ -78,10 +76,12 @@ func (c *Client) pick(resources []*anypb.Any) (*meshlitev1.RouteTable, error) {
 
 // decode unmarshals one resource, unwrapping a discovery Resource first.
 func decode(a *anypb.Any) (*meshlitev1.RouteTable, error) {
-	if a.GetTypeUrl() == resourceTypeURL {
-		var r discoveryv3.Resource
-		if err := a.UnmarshalTo(&r); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", resourceTypeURL, err)
+	if a.GetTypeUrl() == xdsv1.ResourceTypeURL {
+		// Not UnmarshalTo: the type URL names the protocol's message,
+		// which xdsv1.Resource stands for under another name.
+		var r xdsv1.Resource
+		if err := proto.Unmarshal(a.GetValue(), &r); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", xdsv1.ResourceTypeURL, err)
 		}
 		a = r.GetResource()
 	}

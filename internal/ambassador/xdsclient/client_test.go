@@ -11,6 +11,7 @@ import (
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -142,6 +143,9 @@ func checkSubscribe(t *testing.T, req *discoveryv3.DiscoveryRequest, version str
 	if got := req.GetNode().GetMetadata().GetFields()["workload"].GetStringValue(); got != workload {
 		t.Errorf("node metadata workload = %q, want %q", got, workload)
 	}
+	if got := req.GetNode().GetUserAgentName(); got != "meshlite-ambassador" {
+		t.Errorf("node user_agent_name = %q, want meshlite-ambassador", got)
+	}
 	checkRequest(t, req, version, "")
 }
 
@@ -268,6 +272,9 @@ func TestNACKKeepsPreviousVersion(t *testing.T) {
 			srv.send(t, tt.resp)
 			nack := srv.next(t)
 			checkRequest(t, nack, "v1", "n2")
+			if got := codes.Code(nack.GetErrorDetail().GetCode()); got != codes.InvalidArgument {
+				t.Errorf("error_detail.code = %v, want InvalidArgument", got)
+			}
 			if got := nack.GetErrorDetail().GetMessage(); !strings.Contains(got, tt.wantErr) {
 				t.Errorf("error_detail = %q, want it to contain %q", got, tt.wantErr)
 			}

@@ -5,21 +5,39 @@ import (
 	"fmt"
 	"io"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
+	xdsv1 "github.com/meshlite/meshlite/api/xds/v1"
 )
 
 // WorkloadMetadataKey is the node metadata field that names the workload.
 const WorkloadMetadataKey = "workload"
 
-// adsStream is the part of the generated ADS client stream the client uses.
-type adsStream = grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
+// userAgentName is sent as the node's user_agent_name.
+const userAgentName = "meshlite-ambassador"
+
+// adsStream is one ADS stream: requests up, responses down.
+type adsStream = grpc.BidiStreamingClient[xdsv1.DiscoveryRequest, xdsv1.DiscoveryResponse]
+
+// adsStreamDesc describes the ADS method: one bidirectional stream.
+var adsStreamDesc = grpc.StreamDesc{
+	StreamName:    "StreamAggregatedResources",
+	ServerStreams: true,
+	ClientStreams: true,
+}
+
+// openADS opens the ADS stream on conn by the method's full name, with the
+// minimal messages of api/xds/v1 (the same bytes as the protocol's own).
+func openADS(ctx context.Context, conn *grpc.ClientConn) (adsStream, error) {
+	s, err := conn.NewStream(ctx, &adsStreamDesc, xdsv1.ADSMethod)
+	if err != nil {
+		return nil, err
+	}
+	return &grpc.GenericClientStream[xdsv1.DiscoveryRequest, xdsv1.DiscoveryResponse]{ClientStream: s}, nil
+}
 
 // stream opens one connection and ADS stream, subscribes and handles
 // responses until the stream fails or ctx is done. delivered reports
@@ -33,7 +51,7 @@ func (c *Client) stream(ctx context.Context) (delivered bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	s, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	s, err := openADS(ctx, conn)
 	if err != nil {
 		return false, fmt.Errorf("xdsclient: open stream: %w", err)
 	}
@@ -76,10 +94,11 @@ func recvError(s adsStream, err error) error {
 // subscribe is the first request of a stream: who we are and the one
 // resource we want. Version is the last good one, so an unchanged table
 // need not be sent again.
-func (c *Client) subscribe() *discoveryv3.DiscoveryRequest {
+func (c *Client) subscribe() *xdsv1.DiscoveryRequest {
 	req := c.request(c.version(), "")
-	req.Node = &corev3.Node{
-		Id: c.opts.NodeID,
+	req.Node = &xdsv1.Node{
+		Id:            c.opts.NodeID,
+		UserAgentName: userAgentName,
 		Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
 			WorkloadMetadataKey: structpb.NewStringValue(c.opts.Workload),
 		}},
@@ -89,8 +108,8 @@ func (c *Client) subscribe() *discoveryv3.DiscoveryRequest {
 
 // request names the subscription in full, as every state-of-the-world
 // request must: no resource names would mean "all tables".
-func (c *Client) request(version, nonce string) *discoveryv3.DiscoveryRequest {
-	return &discoveryv3.DiscoveryRequest{
+func (c *Client) request(version, nonce string) *xdsv1.DiscoveryRequest {
+	return &xdsv1.DiscoveryRequest{
 		VersionInfo:   version,
 		ResponseNonce: nonce,
 		TypeUrl:       meshlitev1.TypeURL,
@@ -109,7 +128,7 @@ type handler struct {
 
 // handle applies one response and returns the ACK or NACK to send, or nil
 // for a response of another type (not ours to answer).
-func (h *handler) handle(ctx context.Context, resp *discoveryv3.DiscoveryResponse) *discoveryv3.DiscoveryRequest {
+func (h *handler) handle(ctx context.Context, resp *xdsv1.DiscoveryResponse) *xdsv1.DiscoveryRequest {
 	c := h.c
 	if resp.GetTypeUrl() != meshlitev1.TypeURL {
 		c.log.Warn("xds: ignoring response of unexpected type", "type", resp.GetTypeUrl())
@@ -128,7 +147,7 @@ func (h *handler) handle(ctx context.Context, resp *discoveryv3.DiscoveryRespons
 
 // nack rejects resp, naming the previous good version. A control plane that
 // resends the version just rejected is answered after a growing delay.
-func (h *handler) nack(ctx context.Context, resp *discoveryv3.DiscoveryResponse, err error) *discoveryv3.DiscoveryRequest {
+func (h *handler) nack(ctx context.Context, resp *xdsv1.DiscoveryResponse, err error) *xdsv1.DiscoveryRequest {
 	c := h.c
 	detail := err.Error()
 	c.setNACK(detail)
@@ -141,6 +160,6 @@ func (h *handler) nack(ctx context.Context, resp *discoveryv3.DiscoveryResponse,
 		h.nackVersion, h.nackRepeats = resp.GetVersionInfo(), 0
 	}
 	req := c.request(c.version(), resp.GetNonce())
-	req.ErrorDetail = &statuspb.Status{Code: int32(codes.InvalidArgument), Message: detail}
+	req.ErrorDetail = &xdsv1.Status{Code: int32(codes.InvalidArgument), Message: detail}
 	return req
 }
