@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,8 +18,11 @@ type Machine struct {
 	MemoryGiB float64 `json:"memoryGiB"`
 	Kernel    string  `json:"kernel"`
 	Go        string  `json:"go"`
-	// LoadBefore is the 1-minute load average when the run began.
+	// LoadBefore and LoadAfter are the 1-minute load averages when the run
+	// began and ended; anything near the core count means other work
+	// shared the machine and the numbers are pessimistic.
 	LoadBefore string `json:"loadBefore"`
+	LoadAfter  string `json:"loadAfter"`
 }
 
 // Report is everything written to the results file.
@@ -41,10 +45,17 @@ func ThisMachine() Machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.LoadBefore = strings.Fields(string(b))[0]
-	}
+	m.LoadBefore = LoadAverage()
 	return m
+}
+
+// LoadAverage is the 1-minute load average, "" if unknown.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // procField returns the value of the first "key: value" line of a /proc file.
@@ -69,8 +80,11 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	m := rep.Machine
 	fmt.Fprintf(w, "# Propagation: file edit to the last ACK\n\n")
 	fmt.Fprintf(w, "- date: %s\n- command: `%s`\n", rep.Date.UTC().Format("2006-01-02 15:04 MST"), rep.Command)
-	fmt.Fprintf(w, "- machine: %s, %d cores, %.0f GiB, Linux %s, %s; load average before: %s\n\n",
-		m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.Go, m.LoadBefore)
+	fmt.Fprintf(w, "- machine: %s, %d cores, %.0f GiB, Linux %s, %s\n", m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.Go)
+	fmt.Fprintf(w, "- 1-minute load average: %s before, %s after (it includes the run itself)\n\n", m.LoadBefore, m.LoadAfter)
+	if load, err := strconv.ParseFloat(m.LoadBefore, 64); err == nil && load >= float64(m.Cores)/2 {
+		fmt.Fprintf(w, "**Warning: the machine was busy before the run began (load %s on %d cores); the times and CPU figures below are pessimistic.**\n\n", m.LoadBefore, m.Cores)
+	}
 	per := 10
 	if len(rep.Results) > 0 {
 		per = rep.Results[0].PerWorkload

@@ -69,6 +69,7 @@ func run() error {
 		}
 		rep.Results = append(rep.Results, res)
 	}
+	rep.Machine.LoadAfter = propagation.LoadAverage()
 	return write(rep, *out, *name)
 }
 
