@@ -3,8 +3,8 @@
 #   protoc         Debian bookworm's protobuf-compiler (libprotoc $PROTOC_VERSION)
 #   protoc-gen-go  built from the google.golang.org/protobuf version in go.mod
 # Both versions are written into the generated header, so other versions
-# would produce a diff; the generate_test.go beside each proto
-# (api/meshlite/v1, api/xds/v1) checks that the committed code matches.
+# would produce a diff; api/generate_test.go checks that the committed code
+# matches.
 #
 # Usage: hack/proto/gen.sh [OUT_DIR]    (default: the repository root)
 set -euo pipefail
