@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/meshlite/meshlite/bench/internal/contender"
 	"github.com/meshlite/meshlite/bench/internal/harness"
 	"github.com/meshlite/meshlite/bench/internal/report"
 )
@@ -33,6 +34,8 @@ type options struct {
 	installOnly bool
 	verbose     bool
 	keep        bool
+	quietWait   time.Duration
+	retries     int
 }
 
 func parseFlags() options {
@@ -51,6 +54,8 @@ func parseFlags() options {
 	flag.IntVar(&o.niceness, "nice", 0, "run the harness and the proxies at this nice value (negative = ahead of other work on a shared machine; needs root)")
 	flag.BoolVar(&o.installOnly, "install-only", false, "only install missing peers, then exit")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging (commands, start and stop times)")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 0, "before each contender, wait up to this long for other work to stop using the machine")
+	flag.IntVar(&o.retries, "retries", 0, "re-measure a contender up to this many times while other work disturbed it, keeping the least disturbed run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with configs and logs, for inspection")
 	flag.Parse()
 	if o.command == "" {
@@ -120,8 +125,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("meshbench: interrupted: %w", err)
 		}
-		log.Info("measuring", "contender", c.Name())
-		row := harness.Measure(ctx, cfg, up, c)
+		row := measure(ctx, o, cfg, up, c, log)
 		if row.Skipped != "" {
 			log.Warn("skipped", "contender", c.Name(), "reason", row.Skipped)
 		}
@@ -137,4 +141,28 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	fmt.Print(res.Markdown(nil))
 	log.Info("wrote", "files", strings.Join(files, " "))
 	return nil
+}
+
+// measure measures c once, and again up to o.retries times while other work
+// on the machine disturbed it, keeping the least disturbed run.
+func measure(ctx context.Context, o options, cfg harness.Config, up *harness.Upstream, c contender.Contender, log *slog.Logger) report.Row {
+	var best report.Row
+	for try := 0; try <= o.retries && ctx.Err() == nil; try++ {
+		if o.quietWait > 0 {
+			share, quiet := harness.WaitQuiet(ctx, o.quietWait, report.NoisyShare)
+			if !quiet {
+				log.Warn("machine still busy, measuring anyway", "contender", c.Name(), "other_cpu", share)
+			}
+		}
+		log.Info("measuring", "contender", c.Name(), "try", try+1)
+		row := harness.Measure(ctx, cfg, up, c)
+		if try == 0 || (row.Skipped == "" && (best.Skipped != "" || row.OtherCPU < best.OtherCPU)) {
+			best = row
+		}
+		if best.Skipped != "" || best.OtherCPU <= report.NoisyShare {
+			break
+		}
+		log.Warn("other work disturbed the run", "contender", c.Name(), "other_cpu", best.OtherCPU)
+	}
+	return best
 }

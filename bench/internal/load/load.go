@@ -59,10 +59,15 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	}
 	atk := newAttacker(s)
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: s.URL})
-	pacer := vegeta.ConstantPacer{Freq: s.Rate, Per: time.Second} // Freq 0 = unpaced
+	constant := vegeta.ConstantPacer{Freq: s.Rate, Per: time.Second} // Freq 0 = unpaced
+	var pacer vegeta.Pacer = constant
 	var interval time.Duration
 	if s.Rate > 0 {
 		interval = time.Second / time.Duration(s.Rate)
+		if tp := newTimerPacer(constant); tp != nil {
+			defer tp.Close()
+			pacer = tp
+		}
 	}
 
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })

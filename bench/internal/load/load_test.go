@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"time"
 )
 
@@ -113,5 +115,28 @@ func TestRunStopsOnCancel(t *testing.T) {
 	_, err := Run(ctx, Spec{URL: srv.URL, Rate: 100, Connections: 2, Duration: time.Minute})
 	if err == nil {
 		t.Fatal("cancelled run: want error")
+	}
+}
+
+// TestTimerPacerIsOnSchedule checks the pacer waits for each send time and
+// not much longer (bounds are loose: the machine is shared).
+func TestTimerPacerIsOnSchedule(t *testing.T) {
+	tp := newTimerPacer(vegeta.ConstantPacer{Freq: 1000, Per: time.Second})
+	if tp == nil {
+		t.Skip("no timerfd")
+	}
+	defer tp.Close()
+	began := time.Now()
+	for hits := uint64(0); hits < 50; hits++ {
+		wait, stop := tp.Pace(time.Since(began), hits)
+		if stop || wait != 0 {
+			t.Fatalf("Pace = %s, %v; want to have waited itself", wait, stop)
+		}
+		if due := time.Duration(hits+1) * time.Millisecond; time.Since(began) < due {
+			t.Fatalf("hit %d released at %s, before its send time %s", hits, time.Since(began), due)
+		}
+	}
+	if total := time.Since(began); total > 5*time.Second {
+		t.Fatalf("50 hits at 1000/s took %s", total)
 	}
 }

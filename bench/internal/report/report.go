@@ -37,15 +37,15 @@ type Machine struct {
 	LoadAvgAfter  string `json:"loadavg_after"`
 }
 
-// noisyShare is the share of the machine used by other work above which a
+// NoisyShare is the share of the machine used by other work above which a
 // row's numbers are flagged as noisy.
-const noisyShare = 0.05
+const NoisyShare = 0.05
 
 // noisy names the rows measured while other work used the machine.
 func (r *Run) noisy() []string {
 	var names []string
 	for _, row := range r.Rows {
-		if row.Skipped == "" && row.OtherCPU > noisyShare {
+		if row.Skipped == "" && row.OtherCPU > NoisyShare {
 			names = append(names, row.Name)
 		}
 	}
@@ -144,7 +144,7 @@ func (r *Run) Markdown(charts []string) string {
 	}
 	if noisy := r.noisy(); len(noisy) > 0 {
 		fmt.Fprintf(&b, "- **warning: other work used more than %.0f%% of the machine while measuring %s: those rows are noisy** (see *other CPU*)\n",
-			noisyShare*100, strings.Join(noisy, ", "))
+			NoisyShare*100, strings.Join(noisy, ", "))
 	}
 	fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(&b, "- load: vegeta v12.13.0 library; every contender does the same job: GET → upstream answering %d bytes\n", s.BodyBytes)
