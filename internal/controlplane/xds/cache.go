@@ -47,7 +47,12 @@ type tableCache struct {
 	mu      sync.Mutex
 	entries map[string]entry
 	watches map[uint64]*watch
-	nextID  uint64
+	// byName indexes the waiting watches of named subscriptions by every
+	// name they subscribe to; wildcard holds the wildcard ones. A change to
+	// one resource wakes only the watches that can see it.
+	byName   map[string]map[uint64]struct{}
+	wildcard map[uint64]struct{}
+	nextID   uint64
 }
 
 var _ cache.Cache = (*tableCache)(nil)
@@ -59,17 +64,34 @@ type watch struct {
 	delta   *discovery.DeltaDiscoveryRequest
 	deltaCh chan cache.DeltaResponse
 	sub     cache.Subscription
-	initial bool // a delta wildcard watch that must answer even when empty
+	initial bool     // a delta wildcard watch that must answer even when empty
+	names   []string // subscribed when the watch was made; nil for wildcard
 }
 
 func newTableCache(typeURL string) *tableCache {
-	return &tableCache{typeURL: typeURL, entries: map[string]entry{}, watches: map[uint64]*watch{}}
+	return &tableCache{
+		typeURL:  typeURL,
+		entries:  map[string]entry{},
+		watches:  map[uint64]*watch{},
+		byName:   map[string]map[uint64]struct{}{},
+		wildcard: map[uint64]struct{}{},
+	}
 }
 
 // Set replaces every resource and answers the watches that see a change.
+// A resource whose version is unchanged keeps its encoding, and only the
+// watches of changed (added, updated or removed) resources and the
+// wildcard watches are examined, so an edit costs what it changes.
 func (c *tableCache) Set(resources []Resource) error {
+	c.mu.Lock()
+	old := c.entries
+	c.mu.Unlock()
 	entries := make(map[string]entry, len(resources))
 	for _, r := range resources {
+		if e, ok := old[r.Name]; ok && e.version == r.Version {
+			entries[r.Name] = e
+			continue
+		}
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r.Message)
 		if err != nil {
 			return fmt.Errorf("xds: encode %q: %w", r.Name, err)
@@ -78,13 +100,45 @@ func (c *tableCache) Set(resources []Resource) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	changed := changedNames(c.entries, entries)
 	c.entries = entries
-	for id, w := range c.watches {
-		if c.respond(w) {
-			delete(c.watches, id)
+	if len(changed) == 0 {
+		return nil
+	}
+	for id := range c.affected(changed) {
+		if w := c.watches[id]; w != nil && c.respond(w) {
+			c.forget(id)
 		}
 	}
 	return nil
+}
+
+// changedNames lists the names added, updated or removed from old to next.
+func changedNames(old, next map[string]entry) []string {
+	var out []string
+	for name, e := range next {
+		if o, ok := old[name]; !ok || o.version != e.version {
+			out = append(out, name)
+		}
+	}
+	for name := range old {
+		if _, ok := next[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// affected returns the waiting watches that can see a change to names.
+// Called with c.mu held.
+func (c *tableCache) affected(names []string) map[uint64]struct{} {
+	ids := maps.Clone(c.wildcard)
+	for _, name := range names {
+		for id := range c.byName[name] {
+			ids[id] = struct{}{}
+		}
+	}
+	return ids
 }
 
 // Versions returns the current version of every resource, by name.
@@ -128,10 +182,39 @@ func (c *tableCache) track(w *watch) func() {
 	c.nextID++
 	id := c.nextID
 	c.watches[id] = w
+	if w.sub.IsWildcard() {
+		c.wildcard[id] = struct{}{}
+	} else {
+		w.names = slices.Collect(maps.Keys(w.sub.SubscribedResources()))
+		for _, name := range w.names {
+			if c.byName[name] == nil {
+				c.byName[name] = map[uint64]struct{}{}
+			}
+			c.byName[name][id] = struct{}{}
+		}
+	}
 	return func() {
 		c.mu.Lock()
-		delete(c.watches, id)
+		c.forget(id)
 		c.mu.Unlock()
+	}
+}
+
+// forget drops a watch and its index entries. Called with c.mu held.
+func (c *tableCache) forget(id uint64) {
+	w := c.watches[id]
+	if w == nil {
+		return
+	}
+	delete(c.watches, id)
+	delete(c.wildcard, id)
+	for _, name := range w.names {
+		if set := c.byName[name]; set != nil {
+			delete(set, id)
+			if len(set) == 0 {
+				delete(c.byName, name)
+			}
+		}
 	}
 }
 
