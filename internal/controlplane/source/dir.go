@@ -32,7 +32,9 @@ type Options struct {
 }
 
 // dirSource watches a directory with fsnotify and rescans it on any event,
-// which also follows the "..data" symlink swap of a ConfigMap volume.
+// which also follows the "..data" symlink swap of a ConfigMap volume. A
+// rescan after events reads only the files whose stamp changed; the first
+// scan and the periodic resync read every file.
 type dirSource struct {
 	opts    Options
 	log     *slog.Logger
@@ -100,7 +102,7 @@ func (d *dirSource) Run(ctx context.Context) error {
 	if err := w.Add(d.opts.Dir); err != nil {
 		return fmt.Errorf("source: watch %s: %w", d.opts.Dir, err)
 	}
-	d.rescan()
+	d.rescan(readAll)
 	return d.loop(ctx, w)
 }
 
@@ -139,16 +141,18 @@ func (d *dirSource) loop(ctx context.Context, w *fsnotify.Watcher) error {
 			d.log.Warn("source: watch error; the periodic rescan still applies", "error", err)
 		case <-debounce.C:
 			pendingSince = time.Time{}
-			d.rescan()
+			d.rescan(readChanged)
 		case <-resync:
-			d.rescan()
+			d.rescan(readAll) // in case a change escaped every stamp
 		}
 	}
 }
 
 // rescan scans the directory and publishes the result when it changed.
-func (d *dirSource) rescan() {
-	snap, fresh, err := d.scanner.scan()
+func (d *dirSource) rescan(mode scanMode) {
+	before := d.scanner.reads
+	snap, fresh, err := d.scanner.scan(mode)
+	d.metrics.fileReads.Add(float64(d.scanner.reads - before))
 	if err != nil {
 		d.metrics.scans.WithLabelValues("error").Inc()
 		d.log.Error("source: scan failed; keeping the tables already loaded", "error", err)

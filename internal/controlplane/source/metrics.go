@@ -10,6 +10,7 @@ type metrics struct {
 	problems    prometheus.Gauge
 	tableErrors prometheus.Counter
 	scans       *prometheus.CounterVec
+	fileReads   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,5 +32,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "meshlite_controlplane_scans_total",
 			Help: "Scans of the route table directory, by result (ok, error).",
 		}, []string{"result"}),
+		fileReads: f.NewCounter(prometheus.CounterOpts{
+			Name: "meshlite_controlplane_file_reads_total",
+			Help: "Route table files read; a rescan after a change reads only the files whose size, times or inode changed.",
+		}),
 	}
 }

@@ -37,6 +37,10 @@ type fileResult struct {
 	duplicate []string
 	// reported is the error text last logged and counted for this file.
 	reported string
+	// stamp is the file's identity when it was read at readAt; it is not
+	// valid when the file could not be read.
+	stamp  fileStamp
+	readAt time.Time
 }
 
 // errorText is the file's current problem in one line, "" when good.
@@ -57,6 +61,7 @@ type scanner struct {
 	now      func() time.Time
 	files    map[string]*fileResult // by path
 	lastGood map[string]*Table      // by table name
+	reads    uint64                 // files read, ever
 }
 
 func newScanner(dir string, encode Encoder) *scanner {
@@ -69,18 +74,35 @@ func newScanner(dir string, encode Encoder) *scanner {
 	}
 }
 
+// scanMode says which files a scan reads.
+type scanMode int
+
+const (
+	// readAll reads every file.
+	readAll scanMode = iota
+	// readChanged reads only the files whose stamp changed (or is not
+	// trusted) since they were last read.
+	readChanged
+)
+
 // scan reads the directory. fresh lists the files whose error is new since
 // the previous scan (to log and count once). The error is for a directory
 // that cannot be listed; the previous state is then kept.
-func (s *scanner) scan() (snap Snapshot, fresh []*fileResult, err error) {
-	paths, err := listFiles(s.dir)
+func (s *scanner) scan(mode scanMode) (snap Snapshot, fresh []*fileResult, err error) {
+	readAt := s.now()
+	listed, err := listFiles(s.dir)
 	if err != nil {
 		return Snapshot{}, nil, err
 	}
-	files := make(map[string]*fileResult, len(paths))
-	for _, p := range paths {
-		if r := s.readFile(p); r != nil {
-			files[p] = r
+	files := make(map[string]*fileResult, len(listed))
+	for _, f := range listed {
+		if prev := s.files[f.path]; mode == readChanged && prev != nil && prev.stamp.unchangedSince(prev.readAt, f.stamp) {
+			prev.duplicate = nil
+			files[f.path] = prev
+			continue
+		}
+		if r := s.readFile(f, readAt); r != nil {
+			files[f.path] = r
 		}
 	}
 	s.files = files
@@ -97,9 +119,12 @@ func (s *scanner) scan() (snap Snapshot, fresh []*fileResult, err error) {
 }
 
 // readFile loads one file, reusing the previous result when its content has
-// not changed. nil means the file vanished since it was listed.
-func (s *scanner) readFile(path string) *fileResult {
+// not changed, and records the stamp it was listed with when it could be
+// read. nil means the file vanished since it was listed.
+func (s *scanner) readFile(f listedFile, readAt time.Time) *fileResult {
+	path := f.path
 	prev := s.files[path]
+	s.reads++
 	data, err := readBounded(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -114,10 +139,12 @@ func (s *scanner) readFile(path string) *fileResult {
 	hash := sha256.Sum256(data)
 	if prev != nil && prev.hash == hash {
 		prev.duplicate = nil
+		prev.stamp, prev.readAt = f.stamp, readAt
 		return prev
 	}
 	r := s.load(path, data)
 	r.hash = hash
+	r.stamp, r.readAt = f.stamp, readAt
 	if prev != nil {
 		r.reported = prev.reported
 		if r.name == "" {
@@ -263,15 +290,21 @@ func (s *scanner) problems() []Problem {
 	return out
 }
 
+// listedFile is a file to scan and its stamp when listed.
+type listedFile struct {
+	path  string
+	stamp fileStamp
+}
+
 // listFiles returns the *.yaml and *.yml files of dir, following symlinks,
 // skipping dotfiles (Kubernetes keeps its "..data" machinery there) and
 // anything that is not a regular file.
-func listFiles(dir string) ([]string, error) {
+func listFiles(dir string) ([]listedFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("source: read directory: %w", err)
 	}
-	var out []string
+	var out []listedFile
 	for _, e := range entries {
 		name := e.Name()
 		ext := strings.ToLower(filepath.Ext(name))
@@ -283,7 +316,7 @@ func listFiles(dir string) ([]string, error) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, listedFile{path: p, stamp: stampOf(fi)})
 	}
 	return out, nil
 }

@@ -50,7 +50,7 @@ func writeFile(t *testing.T, dir, name, content string) {
 
 func mustScan(t *testing.T, s *scanner) Snapshot {
 	t.Helper()
-	snap, _, err := s.scan()
+	snap, _, err := s.scan(readAll)
 	if err != nil {
 		t.Fatalf("scan: %v", err)
 	}
@@ -118,7 +118,7 @@ func TestScanKeepsLastGoodTable(t *testing.T) {
 			good := mustScan(t, s).Tables["web"]
 
 			writeFile(t, dir, "web.yaml", tc.content)
-			snap, fresh, err := s.scan()
+			snap, fresh, err := s.scan(readAll)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestScanKeepsLastGoodTable(t *testing.T) {
 			if len(fresh) != 1 {
 				t.Errorf("fresh errors = %d, want 1", len(fresh))
 			}
-			if _, again, _ := s.scan(); len(again) != 0 {
+			if _, again, _ := s.scan(readAll); len(again) != 0 {
 				t.Errorf("the same error was reported again on an unchanged rescan")
 			}
 		})

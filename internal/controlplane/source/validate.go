@@ -23,7 +23,7 @@ type Report struct {
 // directory that cannot be read.
 func ValidateDir(dir string) (Report, error) {
 	s := newScanner(dir, EncodeProto)
-	if _, _, err := s.scan(); err != nil {
+	if _, _, err := s.scan(readAll); err != nil {
 		return Report{}, err
 	}
 	var rep Report
