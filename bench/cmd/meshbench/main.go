@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,7 @@ type options struct {
 	keep        bool
 	quietWait   time.Duration
 	retries     int
+	render      string
 }
 
 func parseFlags() options {
@@ -56,6 +58,7 @@ func parseFlags() options {
 	flag.BoolVar(&o.verbose, "v", false, "debug logging (commands, start and stop times)")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 0, "before each contender, wait up to this long for other work to stop using the machine")
 	flag.IntVar(&o.retries, "retries", 0, "re-measure a contender up to this many times while other work disturbed it, keeping the least disturbed run")
+	flag.StringVar(&o.render, "render", "", "render the markdown and charts again from a results JSON file and exit (no load)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with configs and logs, for inspection")
 	flag.Parse()
 	if o.command == "" {
@@ -66,6 +69,13 @@ func parseFlags() options {
 
 func main() {
 	o := parseFlags()
+	if o.render != "" {
+		if err := render(o.render); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug
@@ -162,7 +172,18 @@ func measure(ctx context.Context, o options, cfg harness.Config, up *harness.Ups
 		if best.Skipped != "" || best.OtherCPU <= report.NoisyShare {
 			break
 		}
-		log.Warn("other work disturbed the run", "contender", c.Name(), "other_cpu", best.OtherCPU)
+		log.Warn("other work disturbed the run", "contender", c.Name(), "other_cpu", row.OtherCPU, "least_so_far", best.OtherCPU)
 	}
 	return best
+}
+
+// render writes the markdown and charts of a results JSON file again, next
+// to it.
+func render(path string) error {
+	r, err := report.Load(path)
+	if err != nil {
+		return err
+	}
+	_, err = r.Write(filepath.Dir(path))
+	return err
 }

@@ -106,6 +106,19 @@ func (r *Run) FillAdded(base string) {
 	}
 }
 
+// Load reads a run written by Write (its JSON), to render it again.
+func Load(path string) (Run, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Run{}, fmt.Errorf("report: %w", err)
+	}
+	var r Run
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Run{}, fmt.Errorf("report: %s: %w", path, err)
+	}
+	return r, nil
+}
+
 // Write stores <dir>/<name>.md, <name>.json and the charts.
 func (r *Run) Write(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -167,15 +180,19 @@ func (r *Run) Markdown(charts []string) string {
 	}
 
 	b.WriteString("\n## Throughput and cost\n\n")
-	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS (MiB) | log lines | errors (closed loop) | other CPU |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy busy (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS (MiB) | log lines | errors (closed loop) | other CPU |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, row := range r.Rows {
 		if row.Skipped != "" {
-			fmt.Fprintf(&b, "| %s | skipped | | | | | | |\n", row.Name)
+			fmt.Fprintf(&b, "| %s | skipped | | | | | | | |\n", row.Name)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %d / %d | %s |\n", row.Name, row.Closed.Throughput,
-			cpu(row.CPUPer1kClosed), cpu(row.CPUPer1kOpen), mib(row.PeakRSS), lines(row.LogLines),
+		busy := -1.0
+		if row.CPUPer1kClosed >= 0 {
+			busy = row.Closed.Throughput * row.CPUPer1kClosed / 1000
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %d / %d | %s |\n", row.Name, row.Closed.Throughput,
+			cpu(row.CPUPer1kClosed), percent(busy), cpu(row.CPUPer1kOpen), mib(row.PeakRSS), lines(row.LogLines),
 			row.Closed.Errors, row.Closed.Requests, percent(row.OtherCPU))
 	}
 
@@ -208,7 +225,8 @@ const notes = `## How to read this
 - *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
 - *peak RSS* = VmHWM summed over the proxy's processes at the end of its runs.
 - *log lines* = lines in the contender's access or audit log (it is on for every proxy).
-- *other CPU* = share of the whole machine's CPU that processes outside the benchmark used during the row's measured runs (/proc/stat minus the harness and its children): the noise on a shared machine.
+- *proxy busy* = max req/s × CPU per request: how much of its CPU the proxy used at max load. Well below 100 % means the proxy was not CPU-bound but waiting on wake-ups between the two CPUs (on a virtual machine waking an idle CPU is slow), so compare CPU per 1k requests for efficiency.
+- *other CPU* = share of the whole machine's CPU that user-space processes outside the benchmark (not the harness or its children) used during the row's measured runs: the noise on a shared machine.
 - The load generator and upstream share one CPU: the direct row's max req/s is the load generator's limit, not the upstream's.
 `
 
@@ -234,7 +252,7 @@ func percent(share float64) string {
 	if share < 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.1f%%", share*100)
+	return fmt.Sprintf("%.0f%%", share*100)
 }
 
 func lines(n int) string {

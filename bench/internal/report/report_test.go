@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +54,7 @@ func TestMarkdown(t *testing.T) {
 		"2 CPUs (nproc), Test CPU",
 		"`make -C bench bench-quick`",
 		"| nginx | 0.750 | 1.500 | 3.000 | 6.000 | +0.250 | +0.500 | +1.000 | +2.000 | 0 / 1000 / 1000 |",
-		"| nginx | 9000 | 0.040 | 0.050 | 12.0 | 6000 | 0 / 5000 | 1.2% |",
+		"| nginx | 9000 | 0.040 | 36% | 0.050 | 12.0 | 6000 | 0 / 5000 | 1% |",
 		"| direct | 20000 | – | – | – | – |",
 		"| meshlite-mapping | skipped |",
 		"**Skipped:** cannot build the ambassador binary",
@@ -108,9 +107,8 @@ func TestWrite(t *testing.T) {
 			t.Fatalf("file %d = %s (%v), want non-empty %s", i, f, err, want[i])
 		}
 	}
-	raw, _ := os.ReadFile(files[0])
-	var back Run
-	if err := json.Unmarshal(raw, &back); err != nil || len(back.Rows) != 3 || back.Rows[1].Closed.Throughput != 9000 {
+	back, err := Load(files[0])
+	if err != nil || len(back.Rows) != 3 || back.Rows[1].Closed.Throughput != 9000 {
 		t.Fatalf("JSON does not round-trip: %v %+v", err, back.Rows)
 	}
 	png, _ := os.ReadFile(files[2])
