@@ -3,8 +3,10 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -57,7 +59,7 @@ func (r *Run) latencyChart(rows []Row, path string) error {
 	p.Title.Text = fmt.Sprintf("Latency at %d req/s, %d connections (lower is better)", r.Settings.Rate, r.Settings.Connections)
 	p.Y.Label.Text = "ms (log scale)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = ticks125{}
 	p.X.Label.Text = "percentile"
 	for i, row := range rows {
 		l := row.Open.Latency
@@ -132,3 +134,19 @@ func barPlot(title, unit string, rows []Row, value func(Row) float64, c color.Co
 }
 
 func msf(d time.Duration) float64 { return d.Seconds() * 1000 }
+
+// ticks125 labels a log axis at 1-2-5 steps (0.1, 0.2, 0.5, 1, 2, 5, …), so
+// that a range inside one decade still gets readable labels.
+type ticks125 struct{}
+
+func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for decade := math.Pow(10, math.Floor(math.Log10(lo))); decade <= hi && len(out) < 60; decade *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if v := m * decade; v >= lo && v <= hi {
+				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+		}
+	}
+	return out
+}
