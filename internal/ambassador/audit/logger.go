@@ -44,9 +44,8 @@ type Options struct {
 	// means DefaultQueueLines.
 	QueueLines int
 	// FlushInterval bounds how long a line may sit in the writer's batch
-	// while the queue stays busy; the batch is also flushed whenever the
-	// queue drains, so under light load lines appear at once. Zero means
-	// DefaultFlushInterval.
+	// before it is written; a full batch (64 KiB) is written at once. Zero
+	// means DefaultFlushInterval.
 	FlushInterval time.Duration
 	// Registerer receives the logger's metrics; nil registers none.
 	Registerer prometheus.Registerer

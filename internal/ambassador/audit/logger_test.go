@@ -133,35 +133,46 @@ func TestLogBlockModeKeepsEveryLineOnceUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestLogBatchesQueuedLinesIntoOneWrite(t *testing.T) {
-	w := &recordingWriter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+func TestLogBatchesLinesIntoOneWrite(t *testing.T) {
+	w := &recordingWriter{entered: make(chan struct{}, 200), gate: make(chan struct{})}
+	close(w.gate)
 	l := newTestLogger(t, w, Options{FlushInterval: time.Hour})
-	l.Log(entryWithID("first"))
-	<-w.entered // the writer is now inside Write with the first line
-	for i := range 100 {
+	for i := range 101 {
 		l.Log(entryWithID(fmt.Sprint(i)))
 	}
-	close(w.gate)
-	go func() { // drain later announcements so Write never blocks on entered
-		for range w.entered {
-		}
-	}()
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	close(w.entered)
 	lines, writes := w.snapshot()
 	if len(lines) != 101 {
 		t.Fatalf("got %d lines, want 101", len(lines))
 	}
-	if writes != 2 {
-		t.Errorf("got %d Write calls, want 2 (the first line, then the 100 queued behind it)", writes)
+	if writes != 1 {
+		t.Errorf("got %d Write calls, want 1: lines wait for the interval or a full batch", writes)
+	}
+}
+
+func TestLogFlushesWithinTheInterval(t *testing.T) {
+	w := &recordingWriter{entered: make(chan struct{}, 10), gate: make(chan struct{})}
+	close(w.gate)
+	l := newTestLogger(t, w, Options{FlushInterval: 5 * time.Millisecond})
+	l.Log(entryWithID("alone"))
+	select {
+	case <-w.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a lone line was not written after its flush interval")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lines, writes := w.snapshot(); len(lines) != 1 || writes != 1 {
+		t.Errorf("got %d lines in %d writes, want 1 in 1 (written by the timer, not by Close)", len(lines), writes)
 	}
 }
 
 func TestLogDropModeCountsDropsAndNeverBlocks(t *testing.T) {
 	w := &recordingWriter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	l := newTestLogger(t, w, Options{Overflow: OverflowDrop, QueueLines: 4})
+	l := newTestLogger(t, w, Options{Overflow: OverflowDrop, QueueLines: 4, FlushInterval: time.Millisecond})
 	l.Log(entryWithID("held"))
 	<-w.entered // the writer holds one line; the queue is empty
 	logged := make(chan struct{})

@@ -6,26 +6,35 @@ import (
 )
 
 // run is the single writer goroutine: it gathers queued lines into a batch
-// and writes the batch when the queue is empty, the batch is large, or the
-// batch has waited FlushInterval; it ends when the queue is closed and empty.
+// and writes the batch when it is large or when its first line has waited
+// FlushInterval, so a steady trickle of requests costs one write per
+// interval, not one per line. It ends when the queue is closed and empty.
 func (l *Logger) run() {
 	defer close(l.done)
 	b := &batch{buf: make([]byte, 0, batchBytes)}
-	last := time.Now()
-	for line := range l.queue {
-		if len(b.buf)+len(*line) > batchBytes && len(b.buf) > 0 {
+	timer := time.NewTimer(l.interval)
+	timer.Stop()
+	for {
+		select {
+		case line, ok := <-l.queue:
+			if !ok {
+				l.flush(b)
+				return
+			}
+			if len(b.buf) == 0 {
+				timer.Reset(l.interval)
+			}
+			b.buf = append(b.buf, *line...)
+			b.lines++
+			putLine(line)
+			if len(b.buf) >= batchBytes {
+				l.flush(b)
+				timer.Stop()
+			}
+		case <-timer.C:
 			l.flush(b)
-			last = time.Now()
-		}
-		b.buf = append(b.buf, *line...)
-		b.lines++
-		putLine(line)
-		if len(l.queue) == 0 || time.Since(last) >= l.interval {
-			l.flush(b)
-			last = time.Now()
 		}
 	}
-	l.flush(b)
 }
 
 type batch struct {
