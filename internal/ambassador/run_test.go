@@ -13,56 +13,28 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/meshlite/meshlite/internal/config"
+	"github.com/meshlite/meshlite/internal/testnet"
 )
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // running is an ambassador started by Run in the background.
 type running struct {
 	cfg    config.Ambassador
 	door   int
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testnet.Buffer
+	stderr *testnet.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func testConfig(t *testing.T, routesYAML string) (config.Ambassador, int) {
 	t.Helper()
-	door := freePort(t)
+	door := testnet.FreePort(t)
 	cfg := config.Ambassador{
-		Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		Listen: fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), Admin: fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)),
 		LogLevel: "debug", ShutdownGrace: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout: 30 * time.Second, MaxHeaderBytes: 4096, MaxConnections: 64,
 		UpstreamTimeout: 10 * time.Second, DialTimeout: 2 * time.Second, MaxIdleConnsPerHost: 16,
@@ -81,7 +53,7 @@ func testConfig(t *testing.T, routesYAML string) (config.Ambassador, int) {
 func start(t *testing.T, cfg config.Ambassador, door int) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cfg: cfg, door: door, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{cfg: cfg, door: door, stdout: &testnet.Buffer{}, stderr: &testnet.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- Run(ctx, cfg, r.stdout, r.stderr) }()
 	t.Cleanup(func() { cancel(); <-r.done })
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -212,7 +184,7 @@ func rawProxyGet(t *testing.T, addr, target string) (int, http.Header, string) {
 
 func TestWaitingForControlPlane(t *testing.T) {
 	cfg, door := testConfig(t, "")
-	cfg.XDS, cfg.Workload = fmt.Sprintf("127.0.0.1:%d", freePort(t)), "numbers-web"
+	cfg.XDS, cfg.Workload = fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), "numbers-web"
 	start(t, cfg, door)
 	status, _, body := fetch(t, "http://"+cfg.Admin+"/readyz")
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for workload \"numbers-web\"") {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // load sends GET requests to one URL, one after another, until stopped or
@@ -93,7 +95,7 @@ func (l *load) waitRequests(t *testing.T, n int64, while string) {
 
 func TestControlPlaneRestartWhileRequestsFlow(t *testing.T) {
 	a, b := upstream(t, "A"), upstream(t, "B")
-	p := freePort(t)
+	p := testnet.FreePort(t)
 	m := startMesh(t, route{"rng", p, a + "/rng"})
 	before := m.waitInSync(t)
 	addr := m.cp.xds

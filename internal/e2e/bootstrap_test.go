@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 func TestBeforeTheFirstTableFromTheControlPlane(t *testing.T) {
@@ -37,7 +39,7 @@ func TestBeforeTheFirstTableFromTheControlPlane(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := upstream(t, "A"), upstream(t, "B")
-			p := freePort(t)
+			p := testnet.FreePort(t)
 			dir := t.TempDir()
 			// The control plane has a table for another workload only.
 			writeTable(t, dir, "shop", tableYAML("shop", route{"cart", 8080, "http://cart/"}))

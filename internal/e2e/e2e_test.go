@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshlite/meshlite/internal/testnet"
+
 	"github.com/meshlite/meshlite/internal/controlplane/source"
 )
 
@@ -48,7 +50,7 @@ func (m *mesh) waitInSync(t *testing.T) string {
 
 func TestFileEditReachesTheAmbassador(t *testing.T) {
 	a, b := upstream(t, "A"), upstream(t, "B")
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testnet.FreePort(t), testnet.FreePort(t)
 	m := startMesh(t, route{"rng", p1, a + "/rng"})
 	first := m.waitInSync(t)
 	if !answers(door(p1), "A") {
@@ -98,7 +100,7 @@ func TestInvalidFileIsRejectedAndTheOldTableKeepsServing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := freePort(t)
+			p := testnet.FreePort(t)
 			m := startMesh(t, route{"rng", p, upstream(t, "A") + "/rng"})
 			good := m.waitInSync(t)
 
@@ -142,7 +144,7 @@ func TestTableTheAmbassadorRejectsIsNACKed(t *testing.T) {
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
 	a, b := upstream(t, "A"), upstream(t, "B")
-	p := freePort(t)
+	p := testnet.FreePort(t)
 	m := startMesh(t, route{"rng", p, a + "/rng"})
 	good := m.waitInSync(t)
 

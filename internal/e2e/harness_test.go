@@ -11,9 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 
 	"github.com/meshlite/meshlite/internal/ambassador"
 	"github.com/meshlite/meshlite/internal/config"
@@ -67,17 +68,6 @@ func writeTable(t *testing.T, dir, name, content string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // upstream is a real HTTP server that answers every request with its name.
@@ -190,29 +180,11 @@ func (c *cpInstance) ambassadorStatus(t *testing.T, node string) (xds.Ambassador
 	return xds.Ambassador{}, false
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // ambInstance is an ambassador run in-process by ambassador.Run.
 type ambInstance struct {
 	cfg    config.Ambassador
 	admin  string // base URL
-	stderr *syncBuffer
+	stderr *testnet.Buffer
 }
 
 // startAmbassador runs an ambassador of workload subscribed to the control
@@ -220,14 +192,14 @@ type ambInstance struct {
 func startAmbassador(t *testing.T, xdsAddr, workload, node, routesFile string) *ambInstance {
 	t.Helper()
 	cfg := config.Ambassador{
-		Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		Listen: fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), Admin: fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)),
 		Routes: routesFile, XDS: xdsAddr, Workload: workload, NodeID: node,
 		LogLevel: "info", ShutdownGrace: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10, MaxConnections: 256,
 		UpstreamTimeout: 10 * time.Second, DialTimeout: 2 * time.Second, MaxIdleConnsPerHost: 16,
 		AuditOverflow: "block",
 	}
-	a := &ambInstance{cfg: cfg, admin: "http://" + cfg.Admin, stderr: &syncBuffer{}}
+	a := &ambInstance{cfg: cfg, admin: "http://" + cfg.Admin, stderr: &testnet.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ambassador.Run(ctx, cfg, io.Discard, a.stderr) }()

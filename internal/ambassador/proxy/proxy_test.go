@@ -20,6 +20,7 @@ import (
 
 	"github.com/meshlite/meshlite/internal/ambassador/audit"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
+	"github.com/meshlite/meshlite/internal/testnet"
 	"github.com/meshlite/meshlite/pkg/policy"
 	"github.com/meshlite/meshlite/pkg/routes"
 )
@@ -384,7 +385,7 @@ func TestRetriesGatewayErrors(t *testing.T) {
 }
 
 func TestUpstreamFailuresMapToStatus(t *testing.T) {
-	dead := deadUpstreamAddr(t)
+	dead := testnet.DeadAddr(t)
 	hang := newUpstream(t, func(n int64, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -414,17 +415,6 @@ spec:
 			t.Errorf("%s: %d %q, want %d mentioning %q", tt.path, resp.StatusCode, resp.Header.Get("X-Meshlite-Reason"), tt.status, tt.reason)
 		}
 	}
-}
-
-// deadUpstreamAddr returns an address that refuses connections.
-func deadUpstreamAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func TestSwapKeepsInFlightRequestsOnTheirTable(t *testing.T) {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -376,7 +377,7 @@ func TestReconnectsAndResubscribesAfterServerRestart(t *testing.T) {
 }
 
 func TestConnectsWhenControlPlaneStartsLater(t *testing.T) {
-	addr := deadAddr(t)
+	addr := testnet.DeadAddr(t)
 	h := startClient(t, addr)
 	waitFor(t, "two failed attempts", func() bool { return h.metric(t, "meshlite_xds_reconnects_total") >= 2 })
 	if st := h.client.State(); st.Connected || st.LastError == "" {
@@ -386,18 +387,6 @@ func TestConnectsWhenControlPlaneStartsLater(t *testing.T) {
 	checkSubscribe(t, srv.next(t), "")
 	srv.send(t, response("v1", "n1", goodTable("http://numbers-api/rng")))
 	checkACK(t, srv.next(t), "v1", "n1")
-}
-
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
 }
 
 func TestRunReturnsWhenContextEnds(t *testing.T) {
