@@ -19,21 +19,24 @@ import (
 var errNoTable = errors.New("xdsclient: response carries no table")
 
 // apply finds the workload's table in resp, converts it and hands it to the
-// Applier. A response without any resource is accepted and changes nothing.
-func (c *Client) apply(version string, resp *xdsv1.DiscoveryResponse) error {
+// Applier. A response without our table (the control plane has none for
+// the workload, or it was removed) is accepted and changes nothing: applied
+// is false and the current table keeps serving.
+func (c *Client) apply(version string, resp *xdsv1.DiscoveryResponse) (applied bool, err error) {
 	m, err := c.pick(resp.GetResources())
 	if errors.Is(err, errNoTable) {
-		c.log.Warn("xds: response carries no table; keeping the current one", "version", version)
-		return nil
+		c.log.Warn("xds: the control plane has no table for this workload; keeping the current one",
+			"workload", c.opts.Workload, "version", version)
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	rt, err := xdsconv.FromProto(m)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return c.callApply(version, rt)
+	return true, c.callApply(version, rt)
 }
 
 // callApply runs the Applier; a panic rejects the table instead of ending

@@ -129,7 +129,7 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		delay := backoff(c.opts.BackoffBase, c.opts.BackoffMax, failures)
 		c.setError(err)
-		c.log.Warn("xds: stream lost; reconnecting", "err", err, "delay", delay, "failures", failures+1)
+		c.log.Warn("xds: no stream to the control plane; retrying", "err", err, "delay", delay, "failures", failures+1)
 		if !sleep(ctx, delay) {
 			return nil
 		}

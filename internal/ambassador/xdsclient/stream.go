@@ -135,13 +135,16 @@ func (h *handler) handle(ctx context.Context, resp *xdsv1.DiscoveryResponse) *xd
 		return nil
 	}
 	version := resp.GetVersionInfo()
-	if err := c.apply(version, resp); err != nil {
+	applied, err := c.apply(version, resp)
+	if err != nil {
 		return h.nack(ctx, resp, err)
 	}
 	h.nackVersion, h.nackRepeats = "", 0
-	c.setVersion(version)
 	c.metrics.acks.Inc()
-	c.log.Info("xds: table applied", "version", version)
+	if applied {
+		c.setVersion(version)
+		c.log.Info("xds: table applied", "version", version)
+	}
 	return c.request(version, resp.GetNonce())
 }
 
