@@ -140,8 +140,12 @@ func (cp *ControlPlane) Serve(ctx context.Context, xdsLis, adminLis net.Listener
 	run(func() error { return cp.serveAdmin(ctx, adminLis) })
 	wg.Wait()
 	err := errors.Join(errs...)
-	cp.log.Info("controlplane: stopped", "error", err)
-	return err
+	if err != nil {
+		cp.log.Error("controlplane: stopped", "err", err)
+		return err
+	}
+	cp.log.Info("controlplane: stopped")
+	return nil
 }
 
 // serveAdmin serves the admin endpoints until ctx is done.
@@ -246,6 +250,14 @@ func Validate(dir string, out io.Writer) (bool, error) {
 	if len(rep.Problems) > 0 {
 		return false, nil
 	}
-	fmt.Fprintf(out, "%d tables OK\n", rep.Tables)
+	if rep.Tables == 0 {
+		fmt.Fprintf(out, "%s: no RouteTable files (*.yaml, *.yml): is this the right directory?\n", dir)
+		return false, nil
+	}
+	noun := "tables"
+	if rep.Tables == 1 {
+		noun = "table"
+	}
+	fmt.Fprintf(out, "%d %s OK\n", rep.Tables, noun)
 	return true, nil
 }

@@ -333,9 +333,13 @@ func TestAdminEndpoints(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.yaml"), tableYAML("a", "http://a/"))
 	var out strings.Builder
-	if ok, err := Validate(dir, &out); !ok || err != nil || out.String() != "1 tables OK\n" {
+	if ok, err := Validate(dir, &out); ok || err != nil || !strings.Contains(out.String(), "no RouteTable files") {
+		t.Errorf("empty dir: ok=%v err=%v out=%q", ok, err, out.String())
+	}
+	out.Reset()
+	writeFile(t, filepath.Join(dir, "a.yaml"), tableYAML("a", "http://a/"))
+	if ok, err := Validate(dir, &out); !ok || err != nil || out.String() != "1 table OK\n" {
 		t.Errorf("clean dir: ok=%v err=%v out=%q", ok, err, out.String())
 	}
 	writeFile(t, filepath.Join(dir, "b.yaml"), "kind: RouteTable\n")
