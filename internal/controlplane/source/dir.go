@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -40,6 +42,7 @@ type dirSource struct {
 	log     *slog.Logger
 	metrics *metrics
 	scanner *scanner
+	watched string // the resolved directory the watch is on (Run's goroutine only)
 
 	mu      sync.Mutex
 	current Snapshot
@@ -102,8 +105,31 @@ func (d *dirSource) Run(ctx context.Context) error {
 	if err := w.Add(d.opts.Dir); err != nil {
 		return fmt.Errorf("source: watch %s: %w", d.opts.Dir, err)
 	}
+	d.watched, _ = filepath.EvalSymlinks(d.opts.Dir)
+	if fi, err := os.Lstat(d.opts.Dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		// the directory is a link that may be swapped (git-sync style):
+		// watch its parent to see the swap, then follow it in rewatch.
+		if err := w.Add(filepath.Dir(d.opts.Dir)); err != nil {
+			d.log.Warn("source: cannot watch the parent of the linked directory; swaps are seen by the periodic rescan", "error", err)
+		}
+	}
 	d.rescan(readAll)
 	return d.loop(ctx, w)
+}
+
+// rewatch moves the directory's watch when its link now resolves elsewhere.
+func (d *dirSource) rewatch(w *fsnotify.Watcher) {
+	now, err := filepath.EvalSymlinks(d.opts.Dir)
+	if err != nil || now == d.watched {
+		return
+	}
+	w.Remove(d.watched)
+	if err := w.Add(d.opts.Dir); err != nil {
+		d.log.Warn("source: cannot watch the directory's new target", "dir", d.opts.Dir, "target", now, "error", err)
+		return
+	}
+	d.log.Info("source: directory link swapped; watching its new target", "dir", d.opts.Dir, "target", now)
+	d.watched = now
 }
 
 // loop rescans after a quiet period following events, at most
@@ -141,8 +167,10 @@ func (d *dirSource) loop(ctx context.Context, w *fsnotify.Watcher) error {
 			d.log.Warn("source: watch error; the periodic rescan still applies", "error", err)
 		case <-debounce.C:
 			pendingSince = time.Time{}
+			d.rewatch(w)
 			d.rescan(readChanged)
 		case <-resync:
+			d.rewatch(w)
 			d.rescan(readAll) // in case a change escaped every stamp
 		}
 	}

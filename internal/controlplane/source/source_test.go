@@ -387,3 +387,35 @@ func TestScanInvalidFileDoesNotConflictWithValidOne(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedDirectorySwap: the routes directory is a link swapped whole
+// (git-sync style); the swap and later edits in the new target are both
+// seen by the watch (the periodic rescan is off here).
+func TestLinkedDirectorySwap(t *testing.T) {
+	base := t.TempDir()
+	for _, rev := range []string{"rev1", "rev2"} {
+		if err := os.Mkdir(filepath.Join(base, rev), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(base, "rev1"), "web.yaml", tableYAML("web", "http://one/"))
+	writeFile(t, filepath.Join(base, "rev2"), "web.yaml", tableYAML("web", "http://two/"))
+	current := filepath.Join(base, "current")
+	if err := os.Symlink("rev1", current); err != nil {
+		t.Fatal(err)
+	}
+	_, ch := runSource(t, current)
+	waitFor(t, ch, "the first target", targetIs(t, "web", "http://one/"))
+
+	tmp := filepath.Join(base, "current.tmp")
+	if err := os.Symlink("rev2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, current); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ch, "the swapped directory", targetIs(t, "web", "http://two/"))
+
+	writeFile(t, filepath.Join(base, "rev2"), "web.yaml", tableYAML("web", "http://three/"))
+	waitFor(t, ch, "an edit in the new target", targetIs(t, "web", "http://three/"))
+}
