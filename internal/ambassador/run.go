@@ -92,13 +92,30 @@ func (a *instance) start(ctx context.Context) error {
 	if err := a.loadStatic(); err != nil {
 		return err
 	}
-	if err := a.startAdmin(); err != nil {
-		return err
-	}
 	if a.cfg.XDS != "" {
-		return a.startXDS(ctx)
+		if err := a.startXDS(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return a.startAdmin()
+}
+
+// ready is /readyz: the handler's answer, and while a table is awaited from
+// the control plane, what the xDS client last saw.
+func (a *instance) ready() (bool, string) {
+	ok, reason := a.h.Ready()
+	if ok || a.xds == nil {
+		return ok, reason
+	}
+	switch st := a.xds.State(); {
+	case st.LastNACK != "":
+		return false, reason + " (last table rejected: " + st.LastNACK + ")"
+	case st.Connected:
+		return false, reason + " (connected; the control plane has no table for this workload yet)"
+	case st.LastError != "":
+		return false, reason + " (last attempt: " + st.LastError + ")"
+	}
+	return false, reason
 }
 
 // loadStatic serves the --routes file, the Proxy__ table, or deny-all; with
@@ -131,7 +148,7 @@ func (a *instance) staticTable() (*routes.RouteTable, string, error) {
 
 func (a *instance) startAdmin() error {
 	a.admin = telemetry.NewAdmin(telemetry.AdminOptions{
-		Registry: a.reg, Ready: a.h.Ready, OpenDebug: a.cfg.AdminOpen, Logger: a.log,
+		Registry: a.reg, Ready: a.ready, OpenDebug: a.cfg.AdminOpen, Logger: a.log,
 	})
 	a.admin.HandleLocal("/config_dump", a.h.ConfigDumpHandler())
 	a.admin.HandleLocal("/explain", a.h.ExplainHandler())

@@ -190,6 +190,14 @@ func TestWaitingForControlPlane(t *testing.T) {
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for workload \"numbers-web\"") {
 		t.Errorf("readyz: %d %q", status, body)
 	}
+	// once the first attempt has failed, /readyz says how
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, "last attempt:") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		_, _, body = fetch(t, "http://"+cfg.Admin+"/readyz")
+	}
+	if !strings.Contains(body, "last attempt:") || !strings.Contains(body, "refused") {
+		t.Errorf("readyz does not say why the control plane is not answering: %q", body)
+	}
 	status, h, _ := rawProxyGet(t, cfg.Listen, "http://example.com/")
 	if status != http.StatusForbidden || !strings.Contains(h.Get("X-Meshlite-Reason"), "no route table yet") {
 		t.Errorf("status %d reason %q", status, h.Get("X-Meshlite-Reason"))
