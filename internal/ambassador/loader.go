@@ -37,6 +37,9 @@ func (l *loader) apply(rt *routes.RouteTable, version, origin string) error {
 	if version == "" {
 		version = contentVersion(rt)
 	}
+	if cur := l.h.State(); cur.Table != nil && cur.Version == version && cur.Origin == origin {
+		return nil // the same table again (a reconnect): nothing to swap
+	}
 	table, err := l.compile(rt)
 	if err != nil {
 		return err
