@@ -4,16 +4,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshlite/meshlite/internal/cli"
 	"github.com/meshlite/meshlite/internal/config"
 	"github.com/meshlite/meshlite/internal/controlplane"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
@@ -24,61 +23,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// errProblems marks a failure already reported line by line.
-var errProblems = errors.New("problems found")
-
 // run executes the command line and returns the exit code: 0 success,
 // 1 failure, 2 usage error.
 func run(args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
-		Use:           "controlplane",
-		Short:         "meshlite control plane: serves RouteTables to ambassadors over xDS",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:   "controlplane",
+		Short: "meshlite control plane: serves RouteTables to ambassadors over xDS",
 	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serveCmd(stderr), validateCmd(stdout), versionCmd(stdout))
-	err := root.Execute()
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errProblems):
-		return 1
-	case isUsage(err) || strings.HasPrefix(err.Error(), "unknown command"):
-		fmt.Fprintln(stderr, err)
-		fmt.Fprintln(stderr, "run 'controlplane --help' for usage")
-		return 2
-	default:
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-}
-
-// usageError wraps argument and flag mistakes.
-type usageError struct{ error }
-
-func isUsage(err error) bool {
-	var u usageError
-	return errors.As(err, &u)
-}
-
-func args(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, a []string) error {
-		if err := cobra.ExactArgs(n)(cmd, a); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
+	return cli.Run(root, args, stdout, stderr)
 }
 
 func serveCmd(stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "watch the RouteTable directory and serve it over ADS until SIGTERM",
-		Args:  args(0),
+		Args:  cli.Args(cobra.ExactArgs(0)),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.LoadControlPlane(cmd.Flags())
 			if err != nil {
@@ -114,14 +74,14 @@ func validateCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate DIR",
 		Short: "check every RouteTable file in DIR; one line per problem, exit 1 on any",
-		Args:  args(1),
+		Args:  cli.Args(cobra.ExactArgs(1)),
 		RunE: func(_ *cobra.Command, a []string) error {
 			ok, err := controlplane.Validate(a[0], stdout)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return errProblems
+				return cli.ErrProblems
 			}
 			return nil
 		},
@@ -132,7 +92,7 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "print the version",
-		Args:  args(0),
+		Args:  cli.Args(cobra.ExactArgs(0)),
 		Run: func(*cobra.Command, []string) {
 			fmt.Fprintln(stdout, "controlplane", telemetry.Version)
 		},
