@@ -88,16 +88,17 @@ func (a Ambassador) Start(_ context.Context, env Env) (*Instance, error) {
 }
 
 // BuildAmbassador builds ./cmd/ambassador of the main module rooted at
-// moduleDir into outDir and returns the binary's path. The error carries the
-// compiler's output so that a skipped contender says why.
+// moduleDir into outDir the way the release image does (static, no cgo,
+// stripped) and returns the binary's path. The error carries the compiler's
+// output so that a skipped contender says why.
 func BuildAmbassador(ctx context.Context, moduleDir, outDir string) (string, error) {
 	bin := filepath.Join(outDir, "ambassador")
 	if _, err := os.Stat(filepath.Join(moduleDir, "cmd", "ambassador")); err != nil {
 		return "", fmt.Errorf("ambassador: no cmd/ambassador in %s yet", moduleDir)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ambassador")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/ambassador")
 	cmd.Dir = moduleDir
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("ambassador: go build ./cmd/ambassador: %w: %s", err, firstLines(string(out), 8))
 	}

@@ -84,6 +84,9 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 		return err
 	}
 	row.Open, row.CPUPer1kOpen = open, cpu
+	if row.PeakRSSOpen, err = peakRSS(inst.PID); err != nil {
+		return fmt.Errorf("harness: %s: %w", row.Name, err)
+	}
 	cfg.Log.Info("open loop done", "contender", row.Name, "p50", open.Latency.P50, "p99", open.Latency.P99, "errors", open.Errors)
 
 	spec.Rate = 0
@@ -94,14 +97,18 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 	row.OtherCPU = other.share()
 	row.Closed, row.CPUPer1kClosed = closed, cpu
 	cfg.Log.Info("closed loop done", "contender", row.Name, "rps", int(closed.Throughput), "errors", closed.Errors)
-	if inst.PID > 0 {
-		rss, err := procstat.PeakRSS(inst.PID)
-		if err != nil {
-			return fmt.Errorf("harness: %s: %w", row.Name, err)
-		}
-		row.PeakRSS = rss
+	if row.PeakRSS, err = peakRSS(inst.PID); err != nil {
+		return fmt.Errorf("harness: %s: %w", row.Name, err)
 	}
 	return nil
+}
+
+// peakRSS is procstat.PeakRSS, or 0 when there is no proxy process.
+func peakRSS(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	return procstat.PeakRSS(pid)
 }
 
 // runMeasured runs spec and returns the CPU seconds the process tree of pid

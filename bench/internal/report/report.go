@@ -75,8 +75,12 @@ type Row struct {
 	// negative = not applicable (no proxy process).
 	CPUPer1kOpen   float64 `json:"cpu_s_per_1k_open"`
 	CPUPer1kClosed float64 `json:"cpu_s_per_1k_closed"`
-	PeakRSS        int64   `json:"peak_rss_bytes"` // sum of VmHWM over the process tree; 0 = n/a
-	LogLines       int     `json:"log_lines"`      // lines in its access/audit log; -1 = none
+	// Peak resident set size of the process tree (sum of VmHWM) in bytes,
+	// read after the open-loop run (start-up, warm-up and the run at the
+	// open-loop rate) and after the closed-loop run; 0 = n/a.
+	PeakRSSOpen int64 `json:"peak_rss_open_bytes"`
+	PeakRSS     int64 `json:"peak_rss_bytes"`
+	LogLines    int   `json:"log_lines"` // lines in its access/audit log; -1 = none
 	// OtherCPU is the share of the machine's CPU capacity that processes
 	// outside the benchmark used during the measured runs; -1 = unknown.
 	OtherCPU float64 `json:"other_cpu_share"`
@@ -180,19 +184,19 @@ func (r *Run) Markdown(charts []string) string {
 	}
 
 	b.WriteString("\n## Throughput and cost\n\n")
-	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy busy (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS (MiB) | log lines | errors (closed loop) | other CPU |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| contender | max req/s | proxy CPU s / 1k req (max load) | proxy busy (max load) | proxy CPU s / 1k req (at open-loop rate) | peak RSS at open-loop rate (MiB) | peak RSS (MiB) | log lines | errors (closed loop) | other CPU |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, row := range r.Rows {
 		if row.Skipped != "" {
-			fmt.Fprintf(&b, "| %s | skipped | | | | | | | |\n", row.Name)
+			fmt.Fprintf(&b, "| %s | skipped | | | | | | | | |\n", row.Name)
 			continue
 		}
 		busy := -1.0
 		if row.CPUPer1kClosed >= 0 {
 			busy = row.Closed.Throughput * row.CPUPer1kClosed / 1000
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %d / %d | %s |\n", row.Name, row.Closed.Throughput,
-			cpu(row.CPUPer1kClosed), percent(busy), cpu(row.CPUPer1kOpen), mib(row.PeakRSS), lines(row.LogLines),
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %s |\n", row.Name, row.Closed.Throughput,
+			cpu(row.CPUPer1kClosed), percent(busy), cpu(row.CPUPer1kOpen), mib(row.PeakRSSOpen), mib(row.PeakRSS), lines(row.LogLines),
 			row.Closed.Errors, row.Closed.Requests, percent(row.OtherCPU))
 	}
 
@@ -223,7 +227,7 @@ const notes = `## How to read this
 - *added* = contender's percentile minus direct's at the same percentile and rate.
 - *sent* below *scheduled* means the load generator could not keep its open-loop schedule (the machine was too busy); such a row under-reports latency.
 - *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
-- *peak RSS* = VmHWM summed over the proxy's processes at the end of its runs.
+- *peak RSS* = VmHWM summed over the proxy's processes: *at open-loop rate* is read after the open-loop run (start-up, warm-up and the measured run at that rate, before any closed-loop load); the last column after the closed-loop run, so it is the peak under maximum load.
 - *log lines* = lines in the contender's access or audit log (it is on for every proxy).
 - *proxy busy* = max req/s × CPU per request: how much of its CPU the proxy used at max load. Well below 100 % means the proxy was not CPU-bound but waiting on wake-ups between the two CPUs (on a virtual machine waking an idle CPU is slow), so compare CPU per 1k requests for efficiency.
 - *other CPU* = share of the whole machine's CPU that user-space processes outside the benchmark (not the harness or its children) used during the row's measured runs: the noise on a shared machine.

@@ -18,11 +18,11 @@ func sampleRun() Run {
 			Open: load.Result{Requests: 1000, Scheduled: 1000, Latency: load.Percentiles{
 				P50: ms(base), P90: ms(2 * base), P99: ms(4 * base), P999: ms(8 * base), Max: ms(9 * base)}},
 			Closed:       load.Result{Requests: 5000, Throughput: rps},
-			CPUPer1kOpen: 0.05, CPUPer1kClosed: 0.04, PeakRSS: 12 << 20, LogLines: 6000, OtherCPU: 0.012,
+			CPUPer1kOpen: 0.05, CPUPer1kClosed: 0.04, PeakRSSOpen: 11 << 20, PeakRSS: 12 << 20, LogLines: 6000, OtherCPU: 0.012,
 		}
 	}
 	direct := row("direct", 0.5, 20000)
-	direct.CPUPer1kOpen, direct.CPUPer1kClosed, direct.PeakRSS, direct.LogLines = -1, -1, 0, -1
+	direct.CPUPer1kOpen, direct.CPUPer1kClosed, direct.PeakRSSOpen, direct.PeakRSS, direct.LogLines = -1, -1, 0, 0, -1
 	return Run{
 		Name: "unit", Date: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Command: "make -C bench bench-quick",
 		Machine:  Machine{NProc: 2, CPUModel: "Test CPU", Kernel: "6.0", GoVersion: "go1.26"},
@@ -54,8 +54,8 @@ func TestMarkdown(t *testing.T) {
 		"2 CPUs (nproc), Test CPU",
 		"`make -C bench bench-quick`",
 		"| nginx | 0.750 | 1.500 | 3.000 | 6.000 | +0.250 | +0.500 | +1.000 | +2.000 | 0 / 1000 / 1000 |",
-		"| nginx | 9000 | 0.040 | 36% | 0.050 | 12.0 | 6000 | 0 / 5000 | 1% |",
-		"| direct | 20000 | – | – | – | – |",
+		"| nginx | 9000 | 0.040 | 36% | 0.050 | 11.0 | 12.0 | 6000 | 0 / 5000 | 1% |",
+		"| direct | 20000 | – | – | – | – | – |",
 		"| meshlite-mapping | skipped |",
 		"**Skipped:** cannot build the ambassador binary",
 		"(nginx/1.22.1)",
