@@ -3,14 +3,18 @@ GO      ?= go
 BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/meshlite/meshlite/internal/telemetry.Version=$(VERSION)
+# Release builds: static, and gRPC without its x/net/trace debug pages
+# (which we never serve; leaving them out makes the binary 3 MB smaller and
+# the ambassador's resident memory about as much lower).
+RELEASE := CGO_ENABLED=0 $(GO) build -trimpath -tags grpcnotrace
 
 .PHONY: all build demo test test-deps vet fuzz bench bench-quick clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ambassador ./cmd/ambassador
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/controlplane ./cmd/controlplane
+	$(RELEASE) -ldflags '$(LDFLAGS)' -o $(BIN)/ambassador ./cmd/ambassador
+	$(RELEASE) -ldflags '$(LDFLAGS)' -o $(BIN)/controlplane ./cmd/controlplane
 	$(GO) build -trimpath -o $(BIN)/demo ./cmd/demo
 
 ## demo: build, then run the seed scenario on loopback (about ten seconds).

@@ -96,7 +96,7 @@ func BuildAmbassador(ctx context.Context, moduleDir, outDir string) (string, err
 	if _, err := os.Stat(filepath.Join(moduleDir, "cmd", "ambassador")); err != nil {
 		return "", fmt.Errorf("ambassador: no cmd/ambassador in %s yet", moduleDir)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/ambassador")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", bin, "./cmd/ambassador")
 	cmd.Dir = moduleDir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
