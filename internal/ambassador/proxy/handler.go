@@ -57,6 +57,7 @@ type Handler struct {
 	log        *slog.Logger
 	metrics    *metrics
 	tracer     trace.Tracer
+	tracing    bool // spans are recorded (not the no-op provider)
 	propagator propagation.TextMapPropagator
 	timeout    time.Duration
 	rp         *httputil.ReverseProxy
@@ -73,8 +74,9 @@ func New(opts Options, s *State) *Handler {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
+	_, noTracing := opts.TracerProvider.(noop.TracerProvider)
 	if opts.TracerProvider == nil {
-		opts.TracerProvider = noop.NewTracerProvider()
+		opts.TracerProvider, noTracing = noop.NewTracerProvider(), true
 	}
 	if opts.Propagator == nil {
 		opts.Propagator = propagation.TraceContext{}
@@ -88,6 +90,7 @@ func New(opts Options, s *State) *Handler {
 		log:        opts.Logger,
 		metrics:    newMetrics(opts.Registerer),
 		tracer:     opts.TracerProvider.Tracer("github.com/meshlite/meshlite/ambassador"),
+		tracing:    !noTracing,
 		propagator: opts.Propagator,
 		timeout:    opts.DefaultTimeout,
 	}
@@ -171,10 +174,20 @@ func stripOwnHeaders(resp *http.Response) error {
 	return nil
 }
 
-// copyBuffers pools the 32 KiB buffers used to copy bodies and tunnels.
-var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+// copyBufferSize is the size of the buffers that copy bodies and tunnels.
+const copyBufferSize = 32 << 10
+
+// copyBuffers pools the buffers used to copy bodies and tunnels. It holds
+// array pointers so that neither Get nor Put allocates.
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 
 type bufferPool struct{ pool sync.Pool }
 
-func (p *bufferPool) Get() []byte  { return *(p.pool.Get().(*[]byte)) }
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Get() []byte { return p.pool.Get().(*[copyBufferSize]byte)[:] }
+
+// Put takes back a buffer from Get; any other slice is left to the GC.
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) == copyBufferSize {
+		p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
+}

@@ -39,11 +39,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
 		r.Body = body
 	}
 
-	ctx := r.Context()
-	if r.Header.Get("Traceparent") != "" {
-		ctx = h.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	}
-	ctx, span := h.tracer.Start(ctx, "meshlite.proxy", trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := h.startSpan(r)
 	defer span.End()
 
 	dest, err := destinationOf(r, d)
@@ -66,6 +62,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
 		h.forward(ctx, rec, r, e, &p)
 	}
 	h.finish(e, rec, body.n, start, span)
+}
+
+// startSpan starts the request's span. Without a tracer provider and
+// without an incoming trace context there is nothing to record or pass on:
+// the span is then the context's no-op span, which costs nothing.
+func (h *Handler) startSpan(r *http.Request) (context.Context, trace.Span) {
+	ctx := r.Context()
+	traced := r.Header.Get("Traceparent") != ""
+	if !h.tracing && !traced {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	if traced {
+		ctx = h.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	return h.tracer.Start(ctx, "meshlite.proxy", trace.WithSpanKind(trace.SpanKindClient))
 }
 
 // forward sends an allowed request upstream.

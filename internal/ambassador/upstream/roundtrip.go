@@ -215,8 +215,7 @@ func (rt *roundTrip) failure(tr tryResult) error {
 	case kindPerTryTimeout:
 		return &TimeoutError{Timeout: rt.pol.PerTryTimeout, PerTry: true}
 	case kindConnectFailure:
-		var de *DialError
-		if errors.As(tr.err, &de) {
+		if de := dialError(tr.err); de != nil {
 			return de
 		}
 	}

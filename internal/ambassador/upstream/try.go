@@ -99,11 +99,10 @@ func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort
 // record fills Target.Attempts and Target.Upstream after try n.
 func (rt *roundTrip) record(n int, ep netip.AddrPort, err error) {
 	rt.target.Attempts = n + 1
-	var de *DialError
 	switch {
 	case ep.IsValid():
-	case errors.As(err, &de):
-		rt.target.Upstream = de.Addr
+	case err != nil && dialError(err) != nil:
+		rt.target.Upstream = dialError(err).Addr
 		return
 	default:
 		ep = rt.c.connEndpoint()
@@ -115,7 +114,6 @@ func (rt *roundTrip) record(n int, ep netip.AddrPort, err error) {
 
 // classify names the outcome of a try whose context is ctx.
 func (rt *roundTrip) classify(ctx context.Context, err error) kind {
-	var de *DialError
 	switch {
 	case err == nil:
 		return kindResponse
@@ -125,8 +123,18 @@ func (rt *roundTrip) classify(ctx context.Context, err error) kind {
 		return kindTimeout
 	case ctx.Err() != nil:
 		return kindPerTryTimeout
-	case errors.As(err, &de):
+	case dialError(err) != nil:
 		return kindConnectFailure
 	}
 	return kindReset
+}
+
+// dialError is the *DialError in err's chain, or nil. It is a function so
+// that the target of errors.As escapes only on the error path.
+func dialError(err error) *DialError {
+	var de *DialError
+	if errors.As(err, &de) {
+		return de
+	}
+	return nil
 }
