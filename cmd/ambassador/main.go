@@ -20,6 +20,7 @@ import (
 )
 
 func main() {
+	telemetry.HeapProfileOffByDefault()
 	os.Exit(cli.Run(rootCmd(os.Stdout, os.Stderr), os.Args[1:], os.Stdout, os.Stderr))
 }
 
