@@ -484,3 +484,30 @@ func TestExplain(t *testing.T) {
 		t.Error("explain sent a request upstream")
 	}
 }
+
+// Without a tracer provider the ambassador records no spans, but an
+// incoming trace context still reaches the upstream and the audit line.
+func TestTraceContextPassesThroughWithoutTracing(t *testing.T) {
+	up := newUpstream(t, nil)
+	e := newEnv(t, mappedTable(up, ""), nil)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest(http.MethodGet, e.local.URL+"/api", nil)
+	req.Header.Set("Traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := up.last().Header.Get("Traceparent")
+	if !strings.HasPrefix(got, "00-"+traceID+"-") {
+		t.Errorf("upstream got traceparent %q, want trace id %s", got, traceID)
+	}
+	get(t, http.DefaultClient, e.local.URL+"/api")
+	if got := up.last().Header.Get("Traceparent"); got != "" {
+		t.Errorf("untraced request reached the upstream with traceparent %q", got)
+	}
+	lines := e.audit()
+	if len(lines) != 2 || lines[0]["trace_id"] != traceID || lines[1]["trace_id"] != "" {
+		t.Errorf("audit trace ids: %v", lines)
+	}
+}
