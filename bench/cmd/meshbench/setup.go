@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ import (
 	"github.com/meshlite/meshlite/bench/internal/report"
 )
 
-var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "nginx", "haproxy", "squid"}
+var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "go-reverseproxy", "nginx", "haproxy", "squid"}
 
 // selection is the ordered list of contenders to run, plus rows for those
 // that cannot run here and the version line of each peer.
@@ -100,6 +101,12 @@ func build(ctx context.Context, name string, o options, tmp string, log *slog.Lo
 			return nil, "", name + " is not installed (run with -install, or apt-get install it)"
 		}
 		return peerContender(name, bin), peerVersion(bin), ""
+	case "go-reverseproxy":
+		bin, err := contender.BuildGoProxy(ctx, filepath.Join(o.mainModule, "bench"), tmp)
+		if err != nil {
+			return nil, "", "cannot build cmd/goproxy: " + err.Error()
+		}
+		return contender.GoProxy{Binary: bin}, runtime.Version(), ""
 	}
 	if !ambassadorBin.tried {
 		ambassadorBin.tried = true
@@ -142,6 +149,8 @@ func describe(name string) string {
 		return contender.HAProxy{}.Describe()
 	case "squid":
 		return contender.Squid{}.Describe()
+	case "go-reverseproxy":
+		return contender.GoProxy{}.Describe()
 	}
 	return contender.Direct{}.Describe()
 }
