@@ -757,3 +757,32 @@ func TestNetnsReportMode(t *testing.T) {
 		}
 	}
 }
+
+// A route without retries to a name whose first address refuses
+// connections still reaches its live address: the dial falls back, and the
+// audit line shows both tries and the address that answered.
+func TestNetnsRouteFallsBackFromRefusingAddress(t *testing.T) {
+	host := newNetnsHost(t)
+	table := `apiVersion: meshlite/v1
+kind: RouteTable
+metadata: {name: netns}
+spec:
+  routes:
+    - {name: svc, source: "http://localhost:{{DOOR}}/api", target: "http://svc.test:` + strconv.Itoa(netnsHTTPPort) + `/x"}
+`
+	// The first address is this namespace's end of the link, where nothing
+	// listens on the port: it refuses at once.
+	refusing := netip.AddrPortFrom(host.gw, netnsHTTPPort)
+	e := newEnv(t, table, staticResolver{"svc.test": {host.gw, host.addr}})
+	resp, _ := get(t, http.DefaultClient, e.local.URL+"/api")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d (%s), want 200 from %s after %s refused", resp.StatusCode, resp.Header.Get("X-Meshlite-Reason"), host.addr, refusing)
+	}
+	if got := host.report().Requests; len(got) != 1 || got[0].Path != "/x" {
+		t.Errorf("upstream saw %+v, want one GET /x", got)
+	}
+	l := e.audit()[0]
+	if l["attempts"] != 2.0 || l["upstream"] != host.hostPort(netnsHTTPPort) {
+		t.Errorf("audit attempts = %v, upstream = %v; want 2, %s", l["attempts"], l["upstream"], host.hostPort(netnsHTTPPort))
+	}
+}

@@ -38,4 +38,14 @@
 // method because nothing was sent. Request bodies are replayed from GetBody
 // when set, or buffered up to 64 KiB; larger bodies are streamed once and
 // never retried. Each retry costs a token from the route's budget.
+//
+// # Address fallback
+//
+// A try whose dial failed (refused, unreachable, timed out, TLS handshake
+// failed) is followed at once by a try to an address of the target not yet
+// tried in the call, when the body can be sent again. This is what a dialer
+// given several addresses does; it is not a retry: it takes no budget token,
+// waits no backoff and does not use up an attempt, so a route without
+// retries still reaches a live address of a name whose first address is
+// down. Target.Attempts counts these tries too.
 package upstream

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -124,13 +125,15 @@ func TestRoundTripConnectFailureGoesToLiveAddress(t *testing.T) {
 	tests := []struct {
 		name         string
 		method       string
+		body         string
 		attempts     int
 		wantAttempts int
 		wantDial     bool
 	}{
-		{"GET retries on the live address", "GET", 2, 2, false},
-		{"POST retries a connect failure, nothing was sent", "POST", 2, 2, false},
-		{"one attempt reports the dead address", "GET", 1, 1, true},
+		{"GET with retries falls back to the live address", "GET", "hello", 2, 2, false},
+		{"POST with retries falls back, nothing was sent", "POST", "hello", 2, 2, false},
+		{"one attempt without a body falls back to the live address", "GET", "", 1, 2, false},
+		{"one attempt with a body it cannot resend reports the dead address", "GET", "hello", 1, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +142,11 @@ func TestRoundTripConnectFailureGoesToLiveAddress(t *testing.T) {
 			dead := deadUpstreamAddr(t, live.Port())
 			tr := newTestTransport(t, Options{})
 			tg := targetFor("svc.test", Retry{Attempts: tt.attempts, On: routes.RetryOn{ConnectFailure: true}}, dead, live)
-			res, _, err := send(t, tr, context.Background(), tt.method, srv.URL+"/", strings.NewReader("hello"), tg)
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			res, _, err := send(t, tr, context.Background(), tt.method, srv.URL+"/", body, tg)
 			if tt.wantDial {
 				var de *DialError
 				if !errors.As(err, &de) || de.Addr != dead.String() {
@@ -152,8 +159,12 @@ func TestRoundTripConnectFailureGoesToLiveAddress(t *testing.T) {
 				if err != nil || res.StatusCode != 200 {
 					t.Fatalf("got %v, %v; want 200", res, err)
 				}
-				if tg.Upstream != live.String() || rec.count() != 1 || rec.body(0) != "hello" {
+				if tg.Upstream != live.String() || rec.count() != 1 || rec.body(0) != tt.body {
 					t.Errorf("Upstream = %q, upstream saw %d requests; want %s once with the body", tg.Upstream, rec.count(), live)
+				}
+				// A fallback is not a retry: no retry is counted or paid for.
+				if got := counterValue(t, tr.metrics.retries.WithLabelValues("r", resultConnectFailure)); got != 0 {
+					t.Errorf("retries_total{reason=connect_failure} = %v, want 0", got)
 				}
 			}
 			if tg.Attempts != tt.wantAttempts {

@@ -63,6 +63,7 @@ type roundTrip struct {
 	cancel     context.CancelCauseFunc
 	timer      *time.Timer // fires the call's timeout
 	body       *reqBody
+	attempt    int // the current attempt, from 0; fallbacks stay in it
 }
 
 func (t *Transport) newRoundTrip(req *http.Request, target *Target) *roundTrip {
@@ -111,13 +112,22 @@ func isIdempotent(method string) bool {
 }
 
 // run makes tries until one is final: not retriable, out of attempts or
-// out of budget.
+// out of budget. A try whose dial failed falls back to an untried address
+// within the same attempt (see fallsBack).
 func (rt *roundTrip) run() (*http.Response, error) {
 	route := rt.target.Route
 	for n := 0; ; n++ {
 		tr := rt.try(n)
 		rt.t.metrics.tries.WithLabelValues(route, tr.kind.String()).Inc()
-		if !rt.retriable(tr, n) {
+		if rt.fallsBack(tr) {
+			if tr.cancel != nil {
+				tr.cancel(errCallDone)
+			}
+			rt.t.log.LogAttrs(rt.ctx, slog.LevelDebug, "upstream: connect failed, trying the next address",
+				slog.String("route", route), slog.String("upstream", rt.target.Upstream), slog.Any("error", tr.err))
+			continue
+		}
+		if !rt.retriable(tr, rt.attempt) {
 			return rt.finish(tr)
 		}
 		if !rt.t.budget.withdraw(route) {
@@ -134,11 +144,22 @@ func (rt *roundTrip) run() (*http.Response, error) {
 		rt.t.log.LogAttrs(rt.ctx, slog.LevelDebug, "upstream: retrying",
 			slog.String("route", route), slog.String("upstream", rt.target.Upstream),
 			slog.Int("attempt", n+1), slog.String("reason", reason), slog.Any("error", tr.err))
-		if err := rt.wait(n); err != nil {
+		if err := rt.wait(rt.attempt); err != nil {
 			rt.end()
 			return nil, err
 		}
+		rt.attempt++
 	}
+}
+
+// fallsBack reports whether tr, a failed try, is followed at once by a dial
+// to another of the target's addresses, as a dialer given several addresses
+// does: the dial failed so nothing was sent, the body can be sent again, an
+// address has not been tried in this call, and the call has time left. A
+// fallback is no retry: it takes no budget token, has no backoff and stays
+// in the same attempt.
+func (rt *roundTrip) fallsBack(tr tryResult) bool {
+	return tr.kind == kindConnectFailure && rt.body.replayable() && rt.c.untried() && rt.ctx.Err() == nil
 }
 
 // wait sleeps the backoff before retry n, or until the call ends.

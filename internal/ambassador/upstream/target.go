@@ -32,7 +32,8 @@ type Target struct {
 	// Filled in by the transport; read them after RoundTrip or DialTunnel
 	// returns.
 
-	// Attempts is the number of tries made (dials, for DialTunnel).
+	// Attempts is the number of tries made, fallbacks to another address
+	// included (dials, for DialTunnel).
 	Attempts int
 	// Upstream is "ip:port" of the last try, "" if none was made.
 	Upstream string
@@ -151,6 +152,18 @@ func (c *call) pick() netip.AddrPort {
 	}
 	c.markLocked(i)
 	return c.target.endpoint(i)
+}
+
+// untried reports whether an address has not been tried in this call.
+func (c *call) untried() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for j := range min(len(c.target.Addrs), 64) {
+		if c.tried&(1<<j) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // markTried records that ep was used in this call.

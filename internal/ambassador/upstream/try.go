@@ -44,13 +44,13 @@ type tryResult struct {
 	res    *http.Response
 	err    error
 	kind   kind
-	cancel context.CancelCauseFunc // ends the try's context
+	cancel context.CancelCauseFunc // ends the try's own context; nil when it ran in the call's
 }
 
 // try makes try number n and records it in the Target.
 func (rt *roundTrip) try(n int) tryResult {
 	rt.c.begin(n)
-	ctx, cancel := rt.ctx, rt.cancel
+	ctx, cancel := rt.ctx, context.CancelCauseFunc(nil)
 	var perTry *time.Timer
 	if rt.pol.Attempts > 1 || rt.pol.PerTryTimeout > 0 {
 		ctx, cancel = context.WithCancelCause(rt.ctx)
