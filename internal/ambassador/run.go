@@ -10,8 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"os"
 	"sync/atomic"
@@ -152,8 +150,7 @@ func (a *instance) startAdmin() error {
 	})
 	a.admin.HandleLocal("/config_dump", a.h.ConfigDumpHandler())
 	a.admin.HandleLocal("/explain", a.h.ExplainHandler())
-	a.admin.HandleLocal("/debug/pprof/", http.HandlerFunc(pprof.Index))
-	a.admin.HandleLocal("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	a.admin.HandleProfiles()
 	ln, err := net.Listen("tcp", a.cfg.Admin)
 	if err != nil {
 		return fmt.Errorf("ambassador: cannot open admin listener on %s: %w", a.cfg.Admin, errors.Unwrap(err))

@@ -225,6 +225,7 @@ func (cp *ControlPlane) admin() *telemetry.Admin {
 		},
 	})
 	a.HandleLocal("GET /status", http.HandlerFunc(cp.serveStatus))
+	a.HandleProfiles()
 	return a
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,14 @@ func (a *Admin) Handle(pattern string, h http.Handler) {
 // port-forward, kubectl exec) unless OpenDebug is set, and 403 otherwise.
 func (a *Admin) HandleLocal(pattern string, h http.Handler) {
 	a.mux.Handle(pattern, a.localOnly(h))
+}
+
+// HandleProfiles adds Go's profiles under /debug/pprof/ (the index and
+// named profiles, and /debug/pprof/profile?seconds=N for CPU), for loopback
+// clients only like HandleLocal: they reveal the process.
+func (a *Admin) HandleProfiles() {
+	a.HandleLocal("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	a.HandleLocal("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 }
 
 // localOnly guards h so that it answers only loopback clients, unless the

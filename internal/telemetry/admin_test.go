@@ -74,6 +74,7 @@ func TestAdminEndpoints(t *testing.T) {
 	a.HandleLocal("GET /config_dump", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"version":"v1"}`)
 	}))
+	a.HandleProfiles()
 	base := startAdmin(t, a)
 
 	tests := []struct {
@@ -90,6 +91,8 @@ func TestAdminEndpoints(t *testing.T) {
 		{"metrics serves the registry", "GET", "/metrics", nil, 200, "meshlite_test_requests_total 3"},
 		{"version is build info", "GET", "/version", nil, 200, `"version":"` + Version + `"`},
 		{"local endpoint answers loopback", "GET", "/config_dump", nil, 200, `{"version":"v1"}`},
+		{"profiles list goroutines", "GET", "/debug/pprof/", nil, 200, "goroutine"},
+		{"a named profile", "GET", "/debug/pprof/goroutine?debug=1", nil, 200, "goroutine profile: total"},
 		{"healthz rejects POST", "POST", "/healthz", nil, 405, ""},
 		{"unknown path", "GET", "/nope", nil, 404, ""},
 	}
