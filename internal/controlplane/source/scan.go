@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -95,14 +98,18 @@ func (s *scanner) scan(mode scanMode) (snap Snapshot, fresh []*fileResult, err e
 		return Snapshot{}, nil, err
 	}
 	files := make(map[string]*fileResult, len(listed))
+	var toRead []listedFile
 	for _, f := range listed {
 		if prev := s.files[f.path]; mode == readChanged && prev != nil && prev.stamp.unchangedSince(prev.readAt, f.stamp) {
 			prev.duplicate = nil
 			files[f.path] = prev
 			continue
 		}
-		if r := s.readFile(f, readAt); r != nil {
-			files[f.path] = r
+		toRead = append(toRead, f)
+	}
+	for i, r := range s.readFiles(toRead, readAt) {
+		if r != nil {
+			files[toRead[i].path] = r
 		}
 	}
 	s.files = files
@@ -118,13 +125,32 @@ func (s *scanner) scan(mode scanMode) (snap Snapshot, fresh []*fileResult, err e
 	return s.snapshot(byName), fresh, nil
 }
 
+// readFiles reads list with one worker per CPU and returns the results in
+// list's order: when every table changed, parsing and compiling the files
+// is most of a scan. Workers share only reads of s.files, and each touches
+// only its own file's previous result.
+func (s *scanner) readFiles(list []listedFile, readAt time.Time) []*fileResult {
+	out := make([]*fileResult, len(list))
+	s.reads += uint64(len(list))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(list)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(list); i = int(next.Add(1) - 1) {
+				out[i] = s.readFile(list[i], readAt)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // readFile loads one file, reusing the previous result when its content has
 // not changed, and records the stamp it was listed with when it could be
 // read. nil means the file vanished since it was listed.
 func (s *scanner) readFile(f listedFile, readAt time.Time) *fileResult {
 	path := f.path
 	prev := s.files[path]
-	s.reads++
 	data, err := readBounded(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -157,12 +183,13 @@ func (s *scanner) readFile(f listedFile, readAt time.Time) *fileResult {
 
 // load parses, validates, compiles and encodes one document.
 func (s *scanner) load(path string, data []byte) *fileResult {
-	r := &fileResult{path: path, name: peekName(data)}
+	r := &fileResult{path: path}
 	rt, err := routes.Parse(data)
 	if err == nil {
 		_, err = routes.Compile(rt, policy.Options{})
 	}
 	if err != nil {
+		r.name = peekName(data)
 		r.problems = splitErrors(err)
 		return r
 	}

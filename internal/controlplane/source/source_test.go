@@ -419,3 +419,40 @@ func TestLinkedDirectorySwap(t *testing.T) {
 	writeFile(t, filepath.Join(base, "rev2"), "web.yaml", tableYAML("web", "http://three/"))
 	waitFor(t, ch, "an edit in the new target", targetIs(t, "web", "http://three/"))
 }
+
+// Files are read by several workers; every result must land on its own
+// file, valid or not, and an unchanged file keeps its table on a rescan.
+func TestScanManyFilesInParallel(t *testing.T) {
+	dir := t.TempDir()
+	const n = 64
+	for i := range n {
+		content := tableYAML(fmt.Sprintf("t%02d", i), fmt.Sprintf("http://svc-%02d/", i))
+		if i%8 == 7 {
+			content = strings.Replace(content, "http://svc", "ftp://svc", 1) // invalid target
+		}
+		writeFile(t, dir, fmt.Sprintf("t%02d.yaml", i), content)
+	}
+	s := newScanner(dir, EncodeProto)
+	snap := mustScan(t, s)
+	if len(snap.Tables) != n-n/8 || snap.Errors() != n/8 {
+		t.Fatalf("%d tables and %d errors, want %d and %d", len(snap.Tables), snap.Errors(), n-n/8, n/8)
+	}
+	for i := range n {
+		name := fmt.Sprintf("t%02d", i)
+		if i%8 == 7 {
+			if st := statusFor(snap, name); len(st) != 1 || !strings.Contains(st[0].LastError, "ftp") {
+				t.Errorf("%s: status %+v, want one entry with the invalid target's error", name, st)
+			}
+			continue
+		}
+		if got, want := target(t, snap.Tables[name]), fmt.Sprintf("http://svc-%02d/", i); got != want {
+			t.Errorf("%s: target %q, want %q", name, got, want)
+		}
+	}
+	if again := mustScan(t, s); again.Tables["t00"] != snap.Tables["t00"] {
+		t.Error("an unchanged file was loaded again instead of reusing its table")
+	}
+	if s.reads != 2*n {
+		t.Errorf("reads = %d, want %d (every file read on each full scan)", s.reads, 2*n)
+	}
+}
