@@ -24,6 +24,7 @@ func (t *Transport) dialHTTP(ctx context.Context, network, addr string) (net.Con
 	}
 	conn, err := t.dialer.DialContext(ctx, "tcp", ep.String())
 	if err != nil {
+		c.markFailed(ep)
 		return nil, &DialError{Addr: ep.String(), Err: err}
 	}
 	return conn, nil
@@ -40,6 +41,7 @@ func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn
 	ep := c.pick()
 	raw, err := t.dialer.DialContext(ctx, "tcp", ep.String())
 	if err != nil {
+		c.markFailed(ep)
 		return nil, &DialError{Addr: ep.String(), Err: err}
 	}
 	conn := tls.Client(raw, t.tlsConfig(c.target.Host))
@@ -47,6 +49,7 @@ func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn
 	defer cancel()
 	if err := conn.HandshakeContext(hctx); err != nil {
 		raw.Close()
+		c.markFailed(ep)
 		return nil, &DialError{Addr: ep.String(), Err: fmt.Errorf("tls handshake with %q: %w", c.target.Host, err)}
 	}
 	return conn, nil

@@ -41,11 +41,14 @@
 //
 // # Address fallback
 //
-// A try whose dial failed (refused, unreachable, timed out, TLS handshake
+// A try whose dial failed (refused, unreachable, DialTimeout, TLS handshake
 // failed) is followed at once by a try to an address of the target not yet
-// tried in the call, when the body can be sent again. This is what a dialer
-// given several addresses does; it is not a retry: it takes no budget token,
-// waits no backoff and does not use up an attempt, so a route without
-// retries still reaches a live address of a name whose first address is
-// down. Target.Attempts counts these tries too.
+// tried in the call, when the body can be sent again and the call has time
+// left. It is not a retry: it takes no budget token, waits no backoff and
+// does not use up an attempt, so a route without retries still reaches a
+// live address of a name whose first address is down. Unlike Go's dialer,
+// each address gets the whole DialTimeout, within the per-try and call
+// timeouts; a per-try timeout that fires during a dial ends the attempt.
+// Once every address was tried, retries skip the addresses whose dial
+// failed in the call. Target.Attempts counts fallback tries too.
 package upstream

@@ -351,3 +351,20 @@ func TestFullJitterBounds(t *testing.T) {
 		}
 	}
 }
+
+// After a fallback every address has been tried; a retry must go to the
+// address that answered, not back to the one whose dial just failed.
+func TestRoundTripRetryAfterFallbackSkipsFailedAddress(t *testing.T) {
+	rec := &recorder{script: statuses(503, 200)}
+	_, live := newUpstream(t, rec)
+	dead := deadUpstreamAddr(t, live.Port())
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{Attempts: 2, On: routes.RetryOn{GatewayError: true}}, dead, live)
+	res, _, err := send(t, tr, context.Background(), "GET", "http://svc.test/", nil, tg)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("got %v, %v; want 200 from the retry on the live address", res, err)
+	}
+	if rec.count() != 2 || tg.Upstream != live.String() || tg.Attempts != 3 {
+		t.Errorf("live saw %d requests, Upstream = %q, Attempts = %d; want 2, %s, 3 (dead, live, live)", rec.count(), tg.Upstream, tg.Attempts, live)
+	}
+}

@@ -143,7 +143,7 @@ func (rt *roundTrip) run() (*http.Response, error) {
 		rt.t.metrics.retries.WithLabelValues(route, reason).Inc()
 		rt.t.log.LogAttrs(rt.ctx, slog.LevelDebug, "upstream: retrying",
 			slog.String("route", route), slog.String("upstream", rt.target.Upstream),
-			slog.Int("attempt", n+1), slog.String("reason", reason), slog.Any("error", tr.err))
+			slog.Int("attempt", rt.attempt+1), slog.Int("try", n+1), slog.String("reason", reason), slog.Any("error", tr.err))
 		if err := rt.wait(rt.attempt); err != nil {
 			rt.end()
 			return nil, err

@@ -116,10 +116,11 @@ type call struct {
 	target   Target // a copy of the plan: Host, Port and Addrs only
 	poolHost string // URL host of https tries: the pool key
 
-	mu    sync.Mutex
-	try   int            // number of the current try, from 0
-	tried uint64         // bit i: Addrs[i] was tried in this call
-	conn  netip.AddrPort // remote endpoint of the current try's connection
+	mu     sync.Mutex
+	try    int            // number of the current try, from 0
+	tried  uint64         // bit i: Addrs[i] was tried in this call
+	failed uint64         // bit i: a dial to Addrs[i] failed in this call
+	conn   netip.AddrPort // remote endpoint of the current try's connection
 }
 
 type callKey struct{}
@@ -138,20 +139,41 @@ func (c *call) begin(n int) {
 }
 
 // pick returns the first endpoint not yet tried in this call, or, when all
-// were tried, rotates through them by try number; it marks it tried.
+// were tried, rotates by try number through those no dial has failed to in
+// this call (through all of them when every dial failed); it marks it tried.
 func (c *call) pick() netip.AddrPort {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(c.target.Addrs)
-	i := c.try % n
-	for j := range min(n, 64) {
-		if c.tried&(1<<j) == 0 {
-			i = j
-			break
-		}
-	}
+	i := c.pickLocked(n)
 	c.markLocked(i)
 	return c.target.endpoint(i)
+}
+
+func (c *call) pickLocked(n int) int {
+	for j := range min(n, 64) {
+		if c.tried&(1<<j) == 0 {
+			return j
+		}
+	}
+	start := c.try % n
+	for k := range n {
+		if i := (start + k) % n; i >= 64 || c.failed&(1<<i) == 0 {
+			return i
+		}
+	}
+	return start
+}
+
+// markFailed records that a dial to ep failed in this call.
+func (c *call) markFailed(ep netip.AddrPort) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range min(len(c.target.Addrs), 64) {
+		if c.target.endpoint(i) == ep {
+			c.failed |= 1 << i
+		}
+	}
 }
 
 // untried reports whether an address has not been tried in this call.

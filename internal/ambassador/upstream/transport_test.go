@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,5 +191,31 @@ func TestRoundTripUpgradeBodyIsWritable(t *testing.T) {
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(rw, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("echo = %q, %v; want ping", buf, err)
+	}
+}
+
+func TestCallPickSkipsFailedOnceAllTried(t *testing.T) {
+	a := netip.MustParseAddr("10.0.0.1")
+	b := netip.MustParseAddr("10.0.0.2")
+	c := netip.MustParseAddr("10.0.0.3")
+	cl := newCall(&Target{Host: "svc.test", Port: 80, Addrs: []netip.Addr{a, b, c}})
+	var got []netip.Addr
+	for n := range 6 {
+		cl.begin(n)
+		ep := cl.pick()
+		got = append(got, ep.Addr())
+		if ep.Addr() != b { // a and c refuse
+			cl.markFailed(ep)
+		}
+	}
+	// a, b, c untried first; then rotation by try number skips a and c.
+	want := []netip.Addr{a, b, c, b, b, b}
+	if !slices.Equal(got, want) {
+		t.Fatalf("picks = %v, want %v", got, want)
+	}
+	cl.markFailed(netip.AddrPortFrom(b, 80))
+	cl.begin(6)
+	if got := cl.pick().Addr(); got != a { // all failed: rotation by try number (6%3=0)
+		t.Errorf("with every address failed, pick = %v, want %v", got, a)
 	}
 }

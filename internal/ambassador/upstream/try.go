@@ -99,12 +99,13 @@ func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort
 // record fills Target.Attempts and Target.Upstream after try n.
 func (rt *roundTrip) record(n int, ep netip.AddrPort, err error) {
 	rt.target.Attempts = n + 1
-	switch {
-	case ep.IsValid():
-	case err != nil && dialError(err) != nil:
-		rt.target.Upstream = dialError(err).Addr
-		return
-	default:
+	if !ep.IsValid() && err != nil {
+		if de := dialError(err); de != nil {
+			rt.target.Upstream = de.Addr
+			return
+		}
+	}
+	if !ep.IsValid() {
 		ep = rt.c.connEndpoint()
 	}
 	if ep.IsValid() {
