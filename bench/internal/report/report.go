@@ -228,7 +228,7 @@ const notes = `## How to read this
 - *sent* below *scheduled* means the load generator could not keep its open-loop schedule (the machine was too busy); such a row under-reports latency.
 - *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
 - *peak RSS* = VmHWM summed over the proxy's processes: *at open-loop rate* is read after the open-loop run (start-up, warm-up and the measured run at that rate, before any closed-loop load); the last column after the closed-loop run, so it is the peak under maximum load.
-- *log lines* = lines in the contender's access or audit log (it is on for every proxy).
+- *log lines* = lines in the contender's access or audit log (on for every proxy but go-reverseproxy, which has none).
 - *proxy busy* = max req/s × CPU per request: how much of its CPU the proxy used at max load. Well below 100 % means the proxy was not CPU-bound but waiting on wake-ups between the two CPUs (on a virtual machine waking an idle CPU is slow), so compare CPU per 1k requests for efficiency.
 - *other CPU* = share of the whole machine's CPU that user-space processes outside the benchmark (not the harness or its children) used during the row's measured runs: the noise on a shared machine.
 - The load generator and upstream share one CPU: the direct row's max req/s is the load generator's limit, not the upstream's.

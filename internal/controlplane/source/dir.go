@@ -19,7 +19,7 @@ type Options struct {
 	// Dir holds the RouteTable files (*.yaml, *.yml). Required.
 	Dir string
 	// Encode converts a validated document into its xDS resource; nil means
-	// EncodeProto.
+	// EncodeProto. Scans call it from several goroutines at once.
 	Encode Encoder
 	// Logger receives scan errors and table problems; nil discards them.
 	Logger *slog.Logger
