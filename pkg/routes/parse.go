@@ -37,7 +37,13 @@ func Parse(data []byte) (*RouteTable, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&rt); err != nil {
-		return nil, pos.decodeProblems(err).err()
+		p := pos.decodeProblems(err)
+		if onlyUnknownFields(err) {
+			// The rest of the document decoded: report its problems too, so
+			// that a misspelt key shows with what it leaves missing.
+			p = append(p, pos.withLines(rt.validate())...)
+		}
+		return nil, p.err()
 	}
 	if p := rt.validate(); len(p) > 0 {
 		return nil, pos.withLines(p).err()

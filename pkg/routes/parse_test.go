@@ -204,20 +204,53 @@ func TestParseReportsEveryProblemWithLines(t *testing.T) {
 	}
 }
 
+// Every unknown field is reported, and so is what the rest of the
+// document gets wrong: a misspelt key shows with the field it leaves
+// missing, and an unrelated mistake is not hidden behind it.
 func TestParseUnknownFieldsAllReported(t *testing.T) {
 	doc := header + `  routes:
     - name: rng
       sorce: http://localhost/api
       target: http://numbers-api/rng
       retry: {attempts: 2, tries: 3}
+    - name: other
+      source: http://localhost/other
+      target: ftp://numbers-api/other
 `
 	_, err := Parse([]byte(doc))
 	got := fieldErrors(t, err)
-	if len(got) != 2 || got[0].Path != "spec.routes[0].sorce" || got[1].Path != "spec.routes[0].retry.tries" {
-		t.Fatalf("problems = %v, want spec.routes[0].sorce and spec.routes[0].retry.tries", err)
+	want := []struct {
+		path string
+		line int
+	}{
+		{"spec.routes[0].sorce", 8},
+		{"spec.routes[0].retry.tries", 10},
+		{"spec.routes[0].source", 7}, // missing: the line of its route
+		{"spec.routes[1].target", 13},
 	}
-	if got[0].Line != 8 || got[1].Line != 10 {
-		t.Errorf("lines = %d, %d, want 8, 10", got[0].Line, got[1].Line)
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(got), len(want), err)
+	}
+	for i, w := range want {
+		if got[i].Path != w.path || got[i].Line != w.line {
+			t.Errorf("problem %d = %q at line %d, want %q at line %d", i, got[i].Path, got[i].Line, w.path, w.line)
+		}
+	}
+}
+
+// A value of the wrong type stops the check there: what was decoded is not
+// trusted enough to validate.
+func TestParseTypeErrorIsNotFollowedByValidation(t *testing.T) {
+	doc := header + `  routes:
+    - name: rng
+      source: http://localhost/api
+      target: http://numbers-api/rng
+      retry: {attempts: many}
+`
+	_, err := Parse([]byte(doc))
+	got := fieldErrors(t, err)
+	if len(got) != 1 || got[0].Path != "spec.routes[0].retry.attempts" {
+		t.Fatalf("problems = %v, want only spec.routes[0].retry.attempts", err)
 	}
 }
 

@@ -169,6 +169,27 @@ func splitLine(msg string) (int, string) {
 	return 0, msg
 }
 
+// onlyUnknownFields reports whether err lists unknown fields and nothing
+// else: the decoder went on past them, so the rest of the document is
+// decoded.
+func onlyUnknownFields(err error) bool {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return false
+	}
+	for _, msg := range te.Errors {
+		if _, rest := splitLine(msg); !isUnknownField(rest) {
+			return false
+		}
+	}
+	return true
+}
+
+func isUnknownField(s string) bool {
+	_, _, ok := cutUnknownField(s)
+	return ok
+}
+
 // cutUnknownField reads "field X not found in type T".
 func cutUnknownField(s string) (field, typ string, ok bool) {
 	s, ok = strings.CutPrefix(s, "field ")
