@@ -11,11 +11,23 @@ import (
 // refused, unreachable, dial timeout, TLS handshake or certificate failure,
 // or no address to dial. The proxy answers 502.
 type DialError struct {
-	Addr string // "ip:port" dialled, or the host name when there was no address
+	Addr string // "ip:port" dialled last, or the host name when there was no address
 	Err  error
+	// Others is how many other addresses of the target could not be
+	// connected to in the same call.
+	Others int
 }
 
-func (e *DialError) Error() string { return "upstream: dial " + e.Addr + ": " + e.Err.Error() }
+func (e *DialError) Error() string {
+	msg := "upstream: dial " + e.Addr + ": " + e.Err.Error()
+	switch {
+	case e.Others == 1:
+		msg += " (and 1 other address of the target failed)"
+	case e.Others > 1:
+		msg += fmt.Sprintf(" (and %d other addresses of the target failed)", e.Others)
+	}
+	return msg
+}
 func (e *DialError) Unwrap() error { return e.Err }
 
 // TimeoutError reports that the call (PerTry false) or its last try

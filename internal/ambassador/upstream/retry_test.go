@@ -149,8 +149,8 @@ func TestRoundTripConnectFailureGoesToLiveAddress(t *testing.T) {
 			res, _, err := send(t, tr, context.Background(), tt.method, srv.URL+"/", body, tg)
 			if tt.wantDial {
 				var de *DialError
-				if !errors.As(err, &de) || de.Addr != dead.String() {
-					t.Fatalf("err = %v, want *DialError for %s", err, dead)
+				if !errors.As(err, &de) || de.Addr != dead.String() || de.Others != 0 {
+					t.Fatalf("err = %v, want *DialError for %s alone", err, dead)
 				}
 				if tg.Upstream != dead.String() {
 					t.Errorf("Upstream = %q, want %s", tg.Upstream, dead)
@@ -366,5 +366,27 @@ func TestRoundTripRetryAfterFallbackSkipsFailedAddress(t *testing.T) {
 	}
 	if rec.count() != 2 || tg.Upstream != live.String() || tg.Attempts != 3 {
 		t.Errorf("live saw %d requests, Upstream = %q, Attempts = %d; want 2, %s, 3 (dead, live, live)", rec.count(), tg.Upstream, tg.Attempts, live)
+	}
+}
+
+// When every address refuses, the error names the last one and counts the
+// others, so the reason does not suggest a single dead endpoint.
+func TestRoundTripAllAddressesRefuseCountsThem(t *testing.T) {
+	first := deadUpstreamAddr(t, 0)
+	l := listenOn(t, "127.0.0.3", first.Port()) // a second dead address on the same port
+	second := addrPort(t, l)
+	l.Close()
+	tr := newTestTransport(t, Options{})
+	tg := targetFor("svc.test", Retry{Attempts: 1}, first, second)
+	_, _, err := send(t, tr, context.Background(), "GET", "http://svc.test/", nil, tg)
+	var de *DialError
+	if !errors.As(err, &de) || de.Addr != second.String() || de.Others != 1 {
+		t.Fatalf("err = %v, want *DialError for %s with 1 other address", err, second)
+	}
+	if !strings.Contains(err.Error(), "and 1 other address of the target failed") {
+		t.Errorf("error %q does not count the other address", err)
+	}
+	if tg.Attempts != 2 || tg.Upstream != second.String() {
+		t.Errorf("Attempts = %d, Upstream = %q; want 2 (one fallback), %s", tg.Attempts, tg.Upstream, second)
 	}
 }

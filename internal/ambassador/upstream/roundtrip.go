@@ -237,7 +237,7 @@ func (rt *roundTrip) failure(tr tryResult) error {
 		return &TimeoutError{Timeout: rt.pol.PerTryTimeout, PerTry: true}
 	case kindConnectFailure:
 		if de := dialError(tr.err); de != nil {
-			return de
+			return &DialError{Addr: de.Addr, Err: de.Err, Others: rt.c.failedOthers(de.Addr)}
 		}
 	}
 	if rt.target.Upstream == "" {

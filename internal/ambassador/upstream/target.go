@@ -165,6 +165,20 @@ func (c *call) pickLocked(n int) int {
 	return start
 }
 
+// failedOthers counts the addresses other than last whose dial failed in
+// this call.
+func (c *call) failedOthers(last string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for i := range min(len(c.target.Addrs), 64) {
+		if c.failed&(1<<i) != 0 && c.target.endpoint(i).String() != last {
+			n++
+		}
+	}
+	return n
+}
+
 // markFailed records that a dial to ep failed in this call.
 func (c *call) markFailed(ep netip.AddrPort) {
 	c.mu.Lock()
