@@ -181,16 +181,23 @@ func TestParseReportsEveryProblemWithLines(t *testing.T) {
       timeout: -5s
 `
 	_, err := Parse([]byte(doc))
-	got := fieldErrors(t, err)
-	want := []struct {
-		path string
-		line int
-	}{
+	checkProblems(t, err, []wantProblem{
 		{"spec.mode", 6},
 		{"spec.routes[0].source", 9},
 		{"spec.routes[0].target", 10},
 		{"spec.routes[0].timeout", 11},
-	}
+	})
+}
+
+type wantProblem struct {
+	path string
+	line int
+}
+
+// checkProblems asserts that err holds exactly want, in order, one line each.
+func checkProblems(t *testing.T, err error, want []wantProblem) {
+	t.Helper()
+	got := fieldErrors(t, err)
 	if len(got) != len(want) {
 		t.Fatalf("got %d problems, want %d:\n%v", len(got), len(want), err)
 	}
@@ -218,24 +225,12 @@ func TestParseUnknownFieldsAllReported(t *testing.T) {
       target: ftp://numbers-api/other
 `
 	_, err := Parse([]byte(doc))
-	got := fieldErrors(t, err)
-	want := []struct {
-		path string
-		line int
-	}{
+	checkProblems(t, err, []wantProblem{
 		{"spec.routes[0].sorce", 8},
 		{"spec.routes[0].retry.tries", 10},
 		{"spec.routes[0].source", 7}, // missing: the line of its route
 		{"spec.routes[1].target", 13},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d problems, want %d:\n%v", len(got), len(want), err)
-	}
-	for i, w := range want {
-		if got[i].Path != w.path || got[i].Line != w.line {
-			t.Errorf("problem %d = %q at line %d, want %q at line %d", i, got[i].Path, got[i].Line, w.path, w.line)
-		}
-	}
+	})
 }
 
 // A value of the wrong type stops the check there: what was decoded is not
