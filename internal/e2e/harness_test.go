@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -93,9 +94,11 @@ type cpInstance struct {
 // ("127.0.0.1:0" for a fresh port) until stop or the end of the test.
 func startControlPlane(t *testing.T, dir, xdsAddr string) *cpInstance {
 	t.Helper()
+	logs := &testnet.Buffer{}
 	cp, err := controlplane.New(controlplane.Options{
 		RoutesDir: dir, Debounce: 20 * time.Millisecond,
 		XDS: xds.Options{StopTimeout: 5 * time.Second}, ShutdownGrace: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +108,13 @@ func startControlPlane(t *testing.T, dir, xdsAddr string) *cpInstance {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &cpInstance{cp: cp, xds: xl.Addr().String(), admin: "http://" + al.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { c.done <- cp.Serve(ctx, xl, al) }()
-	t.Cleanup(func() { c.stop(t) })
+	t.Cleanup(func() {
+		if t.Failed() { // what the control plane saw, for the failure's diagnosis
+			_, status := get(c.admin + "/status")
+			t.Logf("control plane %s /status:\n%s\nlog:\n%s", c.xds, status, logs.String())
+		}
+		c.stop(t)
+	})
 	eventually(t, "the control plane ready", func() bool { code, _ := get(c.admin + "/readyz"); return code == http.StatusOK })
 	return c
 }
