@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"net/netip"
-	"path"
 	"strconv"
 	"strings"
 )
@@ -182,19 +181,10 @@ func (r *rule) allows(req Request, reqPath string) bool {
 // requestPath returns the path rules match against: cleaned, so that
 // "/healthz/../admin" cannot pass as "/healthz".
 func requestPath(req Request) string {
-	p := req.Path
-	if req.Connect || isCleanPath(p) {
-		return p
+	if req.Connect {
+		return req.Path
 	}
-	return path.Clean("/" + p)
-}
-
-func isCleanPath(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	return !strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") &&
-		!strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
+	return CleanPath(req.Path)
 }
 
 // isLoopbackTarget reports whether a route's target host is itself

@@ -87,20 +87,11 @@ func (r *rule) pathOK(p string) bool {
 		return true
 	}
 	for _, prefix := range r.paths {
-		if segmentPrefix(p, prefix) {
+		if HasPathPrefix(p, prefix) {
 			return true
 		}
 	}
 	return false
-}
-
-// segmentPrefix reports whether prefix matches p segment-wise: "/api"
-// matches "/api", "/api/" and "/api/x", not "/apix".
-func segmentPrefix(p, prefix string) bool {
-	if prefix == "/" {
-		return true
-	}
-	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
 // containsAddr reports whether one of the rule's cidrs holds a (an

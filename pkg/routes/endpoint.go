@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 // endpoint is a validated source or target URL in normal form.
@@ -157,7 +159,7 @@ func checkPath(u *url.URL) (string, string) {
 	if p == "" {
 		return "/", ""
 	}
-	if c := cleanPath(p); c != p {
+	if c := policy.CleanPath(p); c != p {
 		return "", fmt.Sprintf("path %q is not in clean form (write %q)", p, c)
 	}
 	return p, ""

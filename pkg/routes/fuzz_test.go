@@ -58,17 +58,17 @@ func FuzzMatchRewrite(f *testing.F) {
 `)
 	f.Fuzz(func(t *testing.T, p string) {
 		r := tbl.Match("http", "localhost", 80, p)
-		if r != tbl.Match("http", "localhost", 80, cleanPath(p)) {
-			t.Fatalf("Match(%q) differs from Match(%q)", p, cleanPath(p))
+		if r != tbl.Match("http", "localhost", 80, policy.CleanPath(p)) {
+			t.Fatalf("Match(%q) differs from Match(%q)", p, policy.CleanPath(p))
 		}
 		if r == nil {
 			return
 		}
 		u := r.Rewrite(p, "")
-		if !hasSegmentPrefix(u.Path, prefixOf(r.Target.Path)) {
+		if !policy.HasPathPrefix(u.Path, prefixOf(r.Target.Path)) {
 			t.Fatalf("route %s: Rewrite(%q) = %q, outside the target path %q", r.Name, p, u.Path, r.Target.Path)
 		}
-		if !isCleanPath(u.Path) {
+		if policy.CleanPath(u.Path) != u.Path {
 			t.Fatalf("route %s: Rewrite(%q) = %q, not clean", r.Name, p, u.Path)
 		}
 		if u.Scheme != r.Target.Scheme || u.Host != r.Target.Host {

@@ -1,9 +1,10 @@
 package routes
 
 import (
-	"path"
 	"slices"
 	"strings"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 // Match finds the route for a request: scheme and port exactly, host
@@ -21,16 +22,14 @@ import (
 // (as policy.NormalizeHost returns them).
 func (t *Table) Match(scheme, host string, port uint16, p string) *Compiled {
 	host = trimHost(host)
-	if !isCleanPath(p) {
-		p = cleanPath(p)
-	}
+	p = policy.CleanPath(p)
 	for i := range t.groups {
 		g := &t.groups[i]
 		if g.port != port || g.scheme != scheme || !equalFoldASCII(g.host, host) {
 			continue
 		}
 		for _, r := range g.routes {
-			if hasSegmentPrefix(p, r.prefix) {
+			if policy.HasPathPrefix(p, r.prefix) {
 				return r
 			}
 		}
@@ -93,15 +92,6 @@ func equalFoldASCII(lower, b string) bool {
 	return true
 }
 
-// hasSegmentPrefix reports whether the clean path p is prefix or lies below
-// it, segment by segment.
-func hasSegmentPrefix(p, prefix string) bool {
-	if !strings.HasPrefix(p, prefix) {
-		return false
-	}
-	return len(p) == len(prefix) || prefix == "/" || p[len(prefix)] == '/'
-}
-
 // prefixOf turns a clean source path into its match prefix: "/api/" and
 // "/api" both match the "/api" subtree.
 func prefixOf(p string) string {
@@ -109,42 +99,4 @@ func prefixOf(p string) string {
 		return strings.TrimSuffix(p, "/")
 	}
 	return "/"
-}
-
-// isCleanPath reports whether p is already what cleanPath returns: rooted,
-// no empty, "." or ".." segments (a trailing slash is allowed).
-func isCleanPath(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	for i := 0; i < len(p); {
-		j := i + 1
-		for j < len(p) && p[j] != '/' {
-			j++
-		}
-		switch seg := p[i+1 : j]; {
-		case seg == "." || seg == "..":
-			return false
-		case seg == "" && j < len(p):
-			return false // "//"
-		}
-		i = j
-	}
-	return true
-}
-
-// cleanPath applies path.Clean to a rooted p ("" is "/") and keeps a
-// trailing slash, so "/api/" stays a directory and "/api/../x" becomes "/x".
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	c := path.Clean(p)
-	if p[len(p)-1] == '/' && c != "/" {
-		c += "/"
-	}
-	return c
 }

@@ -3,6 +3,8 @@ package routes
 import (
 	"net/url"
 	"strings"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 // Rewrite returns the upstream URL for a request that matched r: the
@@ -19,14 +21,12 @@ import (
 // "/api" → http://svc/v1, "/api/" → http://svc/v1/, "/api/x?q=1" →
 // http://svc/v1/x?q=1. With target http://svc/ : "/api/x" → http://svc/x.
 func (r *Compiled) Rewrite(p, rawQuery string) *url.URL {
-	if !isCleanPath(p) {
-		p = cleanPath(p)
-	}
+	p = policy.CleanPath(p)
 	rest := ""
 	switch {
 	case r.prefix == "/":
 		rest = p
-	case hasSegmentPrefix(p, r.prefix):
+	case policy.HasPathPrefix(p, r.prefix):
 		rest = p[len(r.prefix):]
 	}
 	u := &url.URL{

@@ -2,6 +2,8 @@ package routes
 
 import (
 	"testing"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 func TestRewrite(t *testing.T) {
@@ -69,7 +71,7 @@ func TestRewriteTraversal(t *testing.T) {
 				t.Fatalf("no match for %q", p)
 			}
 			u := r.Rewrite(p, "")
-			if !hasSegmentPrefix(u.Path, prefixOf(r.Target.Path)) {
+			if !policy.HasPathPrefix(u.Path, prefixOf(r.Target.Path)) {
 				t.Errorf("route %s: Rewrite(%q) = %q, outside the target path %q", r.Name, p, u.Path, r.Target.Path)
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,7 +26,7 @@ func destinationOf(r *http.Request, d *door) (destination, error) {
 	if err := checkPath(r.URL.Path); err != nil {
 		return destination{}, err
 	}
-	dest := destination{path: cleanPath(r.URL.Path), rawQuery: r.URL.RawQuery}
+	dest := destination{path: policy.CleanPath(r.URL.Path), rawQuery: r.URL.RawQuery}
 	if d.name == DoorLocal {
 		dest.scheme, dest.port, dest.local = "http", d.port, true
 		dest.host = "localhost"
@@ -93,25 +92,6 @@ func checkPath(p string) error {
 		}
 	}
 	return nil
-}
-
-// cleanPath resolves dot segments and duplicate slashes, keeping a trailing
-// slash; "" becomes "/". It does not allocate for a path that is clean.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		if c == p[:len(p)-1] {
-			return p
-		}
-		return c + "/"
-	}
-	return c
 }
 
 func isLoopbackName(h string) bool {

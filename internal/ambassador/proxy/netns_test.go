@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 const (
@@ -520,7 +522,7 @@ func TestNetnsRuleWithMethodsAndPaths(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := proxyRaw(t, e, tt.method, "http://upstream.test:8080"+tt.target,
 				"Proxy-Authorization: Basic c2VjcmV0\r\n", "ping")
-			logged := "http://upstream.test:8080" + cleanPath(tt.target)
+			logged := "http://upstream.test:8080" + policy.CleanPath(tt.target)
 			if tt.path == "" {
 				checkDenied(t, resp, body, tt.reason)
 				want = append(want, tt.method+" "+logged+" deny status=403 rule=upstream-health upstream=")

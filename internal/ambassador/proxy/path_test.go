@@ -3,6 +3,8 @@ package proxy
 import (
 	"strings"
 	"testing"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 func TestCheckAndCleanPath(t *testing.T) {
@@ -29,8 +31,8 @@ func TestCheckAndCleanPath(t *testing.T) {
 			if (err != nil) != tt.bad {
 				t.Fatalf("checkPath(%q) = %v, bad = %v", tt.in, err, tt.bad)
 			}
-			if !tt.bad && cleanPath(tt.in) != tt.clean {
-				t.Errorf("cleanPath(%q) = %q, want %q", tt.in, cleanPath(tt.in), tt.clean)
+			if !tt.bad && policy.CleanPath(tt.in) != tt.clean {
+				t.Errorf("CleanPath(%q) = %q, want %q", tt.in, policy.CleanPath(tt.in), tt.clean)
 			}
 		})
 	}
@@ -38,8 +40,8 @@ func TestCheckAndCleanPath(t *testing.T) {
 
 func TestCleanPathDoesNotAllocateForCleanPaths(t *testing.T) {
 	for _, p := range []string{"/api/x", "/api/", "/"} {
-		if n := testing.AllocsPerRun(100, func() { cleanPath(p) }); n != 0 {
-			t.Errorf("cleanPath(%q): %v allocations", p, n)
+		if n := testing.AllocsPerRun(100, func() { policy.CleanPath(p) }); n != 0 {
+			t.Errorf("CleanPath(%q): %v allocations", p, n)
 		}
 	}
 }
@@ -54,13 +56,13 @@ func FuzzCleanPath(f *testing.F) {
 		if checkPath(p) != nil {
 			return
 		}
-		c := cleanPath(p)
-		if !strings.HasPrefix(c, "/") || cleanPath(c) != c {
-			t.Fatalf("cleanPath(%q) = %q: not rooted or not idempotent", p, c)
+		c := policy.CleanPath(p)
+		if !strings.HasPrefix(c, "/") || policy.CleanPath(c) != c {
+			t.Fatalf("CleanPath(%q) = %q: not rooted or not idempotent", p, c)
 		}
 		for _, seg := range strings.Split(strings.Trim(c, "/"), "/") {
 			if seg == "." || seg == ".." || (seg == "" && c != "/") {
-				t.Fatalf("cleanPath(%q) = %q keeps segment %q", p, c, seg)
+				t.Fatalf("CleanPath(%q) = %q keeps segment %q", p, c, seg)
 			}
 		}
 	})
