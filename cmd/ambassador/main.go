@@ -40,7 +40,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	config.AmbassadorFlags(cmd.Flags())
-	cmd.AddCommand(checkConfigCmd(stdout, stderr), versionCmd(stdout))
+	cmd.AddCommand(checkConfigCmd(stdout, stderr), cli.VersionCmd("ambassador", telemetry.Version, stdout))
 	return cmd
 }
 
@@ -59,17 +59,6 @@ func checkConfigCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "%d file(s) OK\n", len(files))
 			return nil
-		},
-	}
-}
-
-func versionCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print the version",
-		Args:  cli.Args(cobra.NoArgs),
-		Run: func(*cobra.Command, []string) {
-			fmt.Fprintln(stdout, "ambassador", telemetry.Version)
 		},
 	}
 }

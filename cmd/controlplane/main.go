@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -30,7 +29,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Use:   "controlplane",
 		Short: "meshlite control plane: serves RouteTables to ambassadors over xDS",
 	}
-	root.AddCommand(serveCmd(stderr), validateCmd(stdout), versionCmd(stdout))
+	root.AddCommand(serveCmd(stderr), validateCmd(stdout), cli.VersionCmd("controlplane", telemetry.Version, stdout))
 	return cli.Run(root, args, stdout, stderr)
 }
 
@@ -84,17 +83,6 @@ func validateCmd(stdout io.Writer) *cobra.Command {
 				return cli.ErrProblems
 			}
 			return nil
-		},
-	}
-}
-
-func versionCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print the version",
-		Args:  cli.Args(cobra.ExactArgs(0)),
-		Run: func(*cobra.Command, []string) {
-			fmt.Fprintln(stdout, "controlplane", telemetry.Version)
 		},
 	}
 }

@@ -52,3 +52,16 @@ func Run(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 }
+
+// VersionCmd is the "version" subcommand: it prints the command's name and
+// the build version.
+func VersionCmd(name, version string, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version",
+		Args:  Args(cobra.NoArgs),
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintln(stdout, name, version)
+		},
+	}
+}
