@@ -205,14 +205,10 @@ func TestWaitingForControlPlane(t *testing.T) {
 }
 
 func TestDoorBindFailureNamesTheAddress(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	busy := testnet.Listen(t)
 	port := busy.Addr().(*net.TCPAddr).Port
 	cfg, _ := testConfig(t, fmt.Sprintf(strings.ReplaceAll(table, "{{DOOR}}", "%d"), port))
-	err = Run(context.Background(), cfg, io.Discard, io.Discard)
+	err := Run(context.Background(), cfg, io.Discard, io.Discard)
 	want := fmt.Sprintf("cannot open door on 127.0.0.1:%d", port)
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("err = %v, want it to contain %q and the reason", err, want)

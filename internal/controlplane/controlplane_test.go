@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/meshlite/meshlite/internal/controlplane/source"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/controlplane/xdstest"
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 func tableYAML(name, target string) string {
@@ -63,14 +63,8 @@ func start(t *testing.T, dir string) instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	al, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	xl := testnet.Listen(t)
+	al := testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cp.Serve(ctx, xl, al) }()

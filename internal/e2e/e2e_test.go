@@ -137,11 +137,7 @@ func TestInvalidFileIsRejectedAndTheOldTableKeepsServing(t *testing.T) {
 }
 
 func TestTableTheAmbassadorRejectsIsNACKed(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	busy := testnet.Listen(t)
 	busyPort := busy.Addr().(*net.TCPAddr).Port
 	a, b := upstream(t, "A"), upstream(t, "B")
 	p := testnet.FreePort(t)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,16 +12,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // startAdmin serves a on a fresh 127.0.0.1 listener and returns its base URL;
 // the server is shut down when the test ends, and Serve must return nil.
 func startAdmin(t *testing.T, a *Admin) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testnet.Listen(t)
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ln) }()
 	t.Cleanup(func() {

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 var otelVars = []string{
@@ -77,20 +78,9 @@ func TestNewTracerProviderOffByDefault(t *testing.T) {
 	}
 }
 
-// deadEndpoint returns a loopback address nothing listens on.
-func deadEndpoint(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 func TestNewTracerProviderOnWithEndpoint(t *testing.T) {
 	clearOtelEnv(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+deadEndpoint(t))
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+testnet.DeadAddr(t))
 	tp, shutdown, err := NewTracerProvider(t.Context(), "test")
 	if err != nil {
 		t.Fatalf("NewTracerProvider: %v", err)

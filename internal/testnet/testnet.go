@@ -1,6 +1,6 @@
 // Package testnet holds the small helpers that network tests across meshlite
-// share: free and dead loopback addresses, and a goroutine-safe buffer for
-// captured output. It is imported by tests only.
+// share: loopback listeners, free and dead loopback addresses, and a
+// goroutine-safe buffer for captured output. It is imported by tests only.
 package testnet
 
 import (
@@ -10,13 +10,22 @@ import (
 	"testing"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
+// Listen listens on a free loopback port; the listener is closed when the
+// test ends, if not before.
+func Listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln := Listen(t)
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
@@ -25,13 +34,9 @@ func FreePort(t testing.TB) int {
 // listened on and closed.
 func DeadAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
+	ln := Listen(t)
 	ln.Close()
-	return addr
+	return ln.Addr().String()
 }
 
 // Buffer is a goroutine-safe sink for logs and audit lines.

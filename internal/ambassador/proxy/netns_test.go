@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlite/meshlite/internal/testnet"
 	"github.com/meshlite/meshlite/pkg/policy"
 )
 
@@ -63,7 +64,7 @@ type netnsHost struct {
 	prefix netip.Prefix
 	helper *exec.Cmd
 	stdin  io.Closer
-	stderr *lines
+	stderr *testnet.Buffer
 	vethUp bool
 }
 
@@ -79,7 +80,7 @@ func newNetnsHost(t *testing.T) *netnsHost {
 		hostIf: fmt.Sprintf("mlh%d-%d", pid, n), // at most 15 bytes: pid ≤ 7 digits
 		nsIf:   fmt.Sprintf("mln%d-%d", pid, n),
 		prefix: netnsPrefix(pid, n),
-		stderr: &lines{},
+		stderr: &testnet.Buffer{},
 	}
 	h.gw = h.prefix.Addr().Next()
 	h.addr = h.gw.Next()
@@ -171,9 +172,7 @@ func (h *netnsHost) startHelper() {
 }
 
 func (h *netnsHost) helperErr() string {
-	h.stderr.mu.Lock()
-	defer h.stderr.mu.Unlock()
-	return strings.TrimSpace(h.stderr.buf.String())
+	return strings.TrimSpace(h.stderr.String())
 }
 
 // teardown stops the helper, then deletes the veth pair and the namespace.

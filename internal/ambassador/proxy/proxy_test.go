@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,23 +35,12 @@ func (r staticResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.
 }
 
 // lines is a concurrency-safe audit sink.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type lines struct{ testnet.Buffer }
 
 func (l *lines) entries(t *testing.T) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -80,11 +68,9 @@ type env struct {
 // newEnv compiles table (with {{DOOR}} replaced by the local door's port).
 func newEnv(t *testing.T, table string, resolver policy.Resolver) *env {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testnet.Listen(t)
 	e := &env{t: t, sink: &lines{}, doorPort: uint16(ln.Addr().(*net.TCPAddr).Port)}
+	var err error
 	e.auditLog, err = audit.NewLogger(e.sink, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -330,10 +316,7 @@ func TestMalformedRequests(t *testing.T) {
 }
 
 func TestConnectDeniedBeforeDialing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testnet.Listen(t)
 	var accepted atomic.Int64
 	go func() {
 		for {
@@ -345,7 +328,6 @@ func TestConnectDeniedBeforeDialing(t *testing.T) {
 			c.Close()
 		}
 	}()
-	defer ln.Close()
 	e := newEnv(t, mappedTable(newUpstream(t, nil), ""), staticResolver{})
 	addr := strings.TrimPrefix(e.forward.URL, "http://")
 	target := ln.Addr().String()

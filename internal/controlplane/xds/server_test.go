@@ -3,7 +3,6 @@ package xds
 import (
 	"context"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
 	"github.com/meshlite/meshlite/internal/controlplane/source"
 	"github.com/meshlite/meshlite/internal/controlplane/xdstest"
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // table is a published RouteTable named name routing /api to target.
@@ -41,10 +41,7 @@ func startServer(t *testing.T, resources ...Published) (*Server, string) {
 			t.Fatal(err)
 		}
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	lis := testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, lis) }()
@@ -258,10 +255,7 @@ func TestHealthAndGracefulStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	lis := testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, lis) }()
@@ -305,10 +299,7 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSet(t, s, table(t, "web", "http://a/"))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	lis := testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, lis) }()
