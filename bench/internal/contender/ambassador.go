@@ -96,13 +96,22 @@ func BuildAmbassador(ctx context.Context, moduleDir, outDir string) (string, err
 	if _, err := os.Stat(filepath.Join(moduleDir, "cmd", "ambassador")); err != nil {
 		return "", fmt.Errorf("ambassador: no cmd/ambassador in %s yet", moduleDir)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", bin, "./cmd/ambassador")
-	cmd.Dir = moduleDir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("ambassador: go build ./cmd/ambassador: %w: %s", err, firstLines(string(out), 8))
+	if err := releaseBuild(ctx, moduleDir, bin, "./cmd/ambassador", "grpcnotrace"); err != nil {
+		return "", fmt.Errorf("ambassador: %w", err)
 	}
 	return bin, nil
+}
+
+// releaseBuild builds pkg of the module in dir into bin as meshlite's
+// releases are built: static (no cgo), -trimpath, stripped, with tags.
+func releaseBuild(ctx context.Context, dir, bin, pkg, tags string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", tags, "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w: %s", pkg, err, firstLines(string(out), 8))
+	}
+	return nil
 }
 
 func firstLines(s string, n int) string {

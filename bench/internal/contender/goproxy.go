@@ -3,8 +3,6 @@ package contender
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 )
 
@@ -36,11 +34,8 @@ func (g GoProxy) Start(_ context.Context, env Env) (*Instance, error) {
 // into outDir with the ambassador's release flags and returns its path.
 func BuildGoProxy(ctx context.Context, benchDir, outDir string) (string, error) {
 	bin := filepath.Join(outDir, "goproxy")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/goproxy")
-	cmd.Dir = benchDir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("goproxy: go build ./cmd/goproxy: %w: %s", err, firstLines(string(out), 8))
+	if err := releaseBuild(ctx, benchDir, bin, "./cmd/goproxy", ""); err != nil {
+		return "", fmt.Errorf("goproxy: %w", err)
 	}
 	return bin, nil
 }
