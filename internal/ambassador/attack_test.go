@@ -668,7 +668,8 @@ func TestAttackAuditStaysOneLinePerRequest(t *testing.T) {
 		t.Errorf("last line is not the marker request: %q", u)
 	}
 	fields := []string{"ts", "id", "door", "client", "method", "url", "route", "target", "upstream", "decision",
-		"reason", "rule", "status", "attempts", "duration_ms", "bytes_in", "bytes_out", "trace_id"}
+		"reason", "rule", "status", "attempts", "duration_ms", "bytes_in", "bytes_out", "trace_id",
+		"original_dst", "sni"}
 	for i, l := range lines {
 		for _, f := range fields {
 			if _, ok := l[f]; !ok {

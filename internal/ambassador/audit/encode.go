@@ -39,6 +39,8 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	dst = appendKey(dst, FieldBytesOut)
 	dst = strconv.AppendInt(dst, e.BytesOut, 10)
 	dst = appendStringField(dst, FieldTraceID, e.TraceID)
+	dst = appendStringField(dst, FieldOriginalDst, e.OriginalDst)
+	dst = appendStringField(dst, FieldSNI, e.SNI)
 	return append(dst, '}')
 }
 

@@ -14,29 +14,31 @@ import (
 var designFields = []string{
 	"ts", "id", "door", "client", "method", "url", "route", "target",
 	"upstream", "decision", "reason", "rule", "status", "attempts",
-	"duration_ms", "bytes_in", "bytes_out", "trace_id",
+	"duration_ms", "bytes_in", "bytes_out", "trace_id", "original_dst", "sni",
 }
 
 func sampleEntry() *Entry {
 	return &Entry{
-		Time:     time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 2*3600)),
-		ID:       "req-1",
-		Door:     "forward",
-		Client:   "127.0.0.1:50312",
-		Method:   "GET",
-		URL:      "http://localhost/api?x=1&y=<2>",
-		Route:    "rng",
-		Target:   "http://numbers-api/sixeyed/kiamol/master/ch03/numbers/rng",
-		Upstream: "10.0.0.7:80",
-		Decision: "allow",
-		Reason:   `route "rng" maps localhost/api`,
-		Rule:     "rng",
-		Status:   200,
-		Attempts: 2,
-		Duration: 12345678 * time.Nanosecond,
-		BytesIn:  17,
-		BytesOut: 4096,
-		TraceID:  "4bf92f3577b34da6a3ce929d0e0e4736",
+		Time:        time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 2*3600)),
+		ID:          "req-1",
+		Door:        "forward",
+		Client:      "127.0.0.1:50312",
+		Method:      "GET",
+		URL:         "http://localhost/api?x=1&y=<2>",
+		Route:       "rng",
+		Target:      "http://numbers-api/sixeyed/kiamol/master/ch03/numbers/rng",
+		Upstream:    "10.0.0.7:80",
+		Decision:    "allow",
+		Reason:      `route "rng" maps localhost/api`,
+		Rule:        "rng",
+		Status:      200,
+		Attempts:    2,
+		Duration:    12345678 * time.Nanosecond,
+		BytesIn:     17,
+		BytesOut:    4096,
+		TraceID:     "4bf92f3577b34da6a3ce929d0e0e4736",
+		OriginalDst: "198.18.0.2:443",
+		SNI:         "api.example.com",
 	}
 }
 
@@ -87,7 +89,7 @@ func TestAppendJSONValuesRoundTrip(t *testing.T) {
 		"target": e.Target, "upstream": e.Upstream, "decision": e.Decision,
 		"reason": e.Reason, "rule": e.Rule, "status": "200", "attempts": "2",
 		"duration_ms": "12.346", "bytes_in": "17", "bytes_out": "4096",
-		"trace_id": e.TraceID,
+		"trace_id": e.TraceID, "original_dst": e.OriginalDst, "sni": e.SNI,
 	}
 	assertFields(t, got, want)
 }

@@ -29,6 +29,9 @@ const (
 	FieldBytesIn    = "bytes_in"
 	FieldBytesOut   = "bytes_out"
 	FieldTraceID    = "trace_id"
+	// FieldOriginalDst and FieldSNI are filled by the transparent door only.
+	FieldOriginalDst = "original_dst"
+	FieldSNI         = "sni"
 )
 
 // Fields lists every field name in the order AppendJSON writes them.
@@ -36,7 +39,7 @@ var Fields = [...]string{
 	FieldTime, FieldID, FieldDoor, FieldClient, FieldMethod, FieldURL,
 	FieldRoute, FieldTarget, FieldUpstream, FieldDecision, FieldReason,
 	FieldRule, FieldStatus, FieldAttempts, FieldDurationMS, FieldBytesIn,
-	FieldBytesOut, FieldTraceID,
+	FieldBytesOut, FieldTraceID, FieldOriginalDst, FieldSNI,
 }
 
 // Entry is one audit line. Every field is always written; an empty string is
@@ -52,7 +55,8 @@ type Entry struct {
 	Door string
 	// Client is the remote address of the app's connection.
 	Client string
-	// Method is the HTTP method, or CONNECT for a tunnel.
+	// Method is the HTTP method, CONNECT for a tunnel, or TLS or TCP for a
+	// connection the transparent door relays without reading HTTP.
 	Method string
 	// URL is the request URL as the app sent it.
 	URL string
@@ -82,4 +86,10 @@ type Entry struct {
 	// TraceID is the W3C trace id of the request's span; empty when tracing
 	// is off.
 	TraceID string
+	// OriginalDst is the address the app connected to, ip:port, before the
+	// capture redirected it to the transparent door; empty at other doors.
+	OriginalDst string
+	// SNI is the server name of a TLS ClientHello the transparent door read;
+	// empty when there was none.
+	SNI string
 }
