@@ -1,10 +1,14 @@
 // Package testnet holds the small helpers that network tests across meshlite
-// share: loopback listeners, free and dead loopback addresses, and a
-// goroutine-safe buffer for captured output. It is imported by tests only.
+// share: loopback listeners, free and dead loopback addresses, a
+// goroutine-safe buffer for captured output, and the check that namespace
+// tests may run. It is imported by tests only.
 package testnet
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -56,4 +60,39 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// commandPackage names the Debian package that provides each command the
+// namespace tests need, for the message when one is missing.
+var commandPackage = map[string]string{
+	"ip":      "iproute2",
+	"nft":     "nftables",
+	"setpriv": "util-linux",
+}
+
+// RequireNetns skips the test unless it runs as root and every named
+// command is on PATH: namespace tests build network namespaces. Under CI
+// (CI=true) it fails instead, so a missing install step cannot pass as a
+// green run of tests that never ran.
+func RequireNetns(t testing.TB, commands ...string) {
+	t.Helper()
+	missing := ""
+	if os.Geteuid() != 0 {
+		missing = "creating a network namespace needs root (CI runs the tests as root)"
+	}
+	for _, c := range commands {
+		if missing != "" {
+			break
+		}
+		if _, err := exec.LookPath(c); err != nil {
+			missing = fmt.Sprintf("the %s command is missing (scripts/test-deps.sh installs %s)", c, commandPackage[c])
+		}
+	}
+	if missing == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("netns: %s; CI=true, so this fails instead of skipping", missing)
+	}
+	t.Skipf("netns: skipped, %s", missing)
 }

@@ -8,7 +8,7 @@ package proxy
 // runs the upstream servers inside it by re-executing this test binary as
 // TestNetnsHelperProcess. Traffic goes only to that namespace and to
 // loopback. The tests need root and the ip command (iproute2); without
-// them they skip.
+// them they skip, and under CI=true they fail.
 
 import (
 	"bufio"
@@ -93,15 +93,11 @@ func newNetnsHost(t *testing.T) *netnsHost {
 	return h
 }
 
-// requireNetns skips the test where namespaces cannot be made.
+// requireNetns skips the test where namespaces cannot be made (and fails it
+// under CI=true).
 func requireNetns(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("netns: skipped, creating a network namespace needs root (CI runs the tests as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("netns: skipped, the ip command is missing (scripts/test-deps.sh installs iproute2)")
-	}
+	testnet.RequireNetns(t, "ip")
 }
 
 // netnsPrefix picks a /30 of the benchmarking range from the pid and the
