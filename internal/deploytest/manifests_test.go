@@ -74,8 +74,8 @@ func meshliteContainers(t *testing.T, tree *Tree, binary string) []meshliteConta
 	var out []meshliteContainer
 	for _, p := range pods(t, tree) {
 		for _, c := range p.spec().AllContainers() {
-			if Binary(c.Image) != binary {
-				continue
+			if Binary(c.Image) != binary || binary == Ambassador && IsCaptureInit(c.Args) {
+				continue // the capture init container is checked by TestTransparentPods
 			}
 			fs, err := ParseArgs(binary, c.Args)
 			if err != nil {
@@ -318,6 +318,16 @@ func TestParseArgsRejectsWhatTheBinariesWould(t *testing.T) {
 		{"ambassador duration that is not one", Ambassador, []string{"--dial-timeout", "5"}, "invalid argument"},
 		{"ambassador flag without its value", Ambassador, []string{"--routes"}, "flag needs an argument"},
 		{"ambassador positional argument", Ambassador, []string{"serve"}, "unexpected positional"},
+		{"ambassador transparent door", Ambassador, []string{"--transparent", "127.0.0.1:15001", "--detect-timeout", "500ms"}, ""},
+		{"ambassador detect timeout without a unit", Ambassador, []string{"--detect-timeout", "1"}, "invalid argument"},
+		{"ambassador capture flag on the proxy", Ambassador, []string{"--capture-port", "15001"}, "unknown flag: --capture-port"},
+		{"ambassador init with its flags", Ambassador, []string{"init", "--proxy-uid", "1337", "--proxy-gid", "1337", "--capture-port", "15001",
+			"--exclude-ports", "5432,6379", "--exclude-cidrs", "10.0.0.0/8,fd00::/8", "--dns", "10.96.0.10", "--allow-udp"}, ""},
+		{"ambassador init with a proxy flag", Ambassador, []string{"init", "--transparent", "127.0.0.1:15001"}, "unknown flag: --transparent"},
+		{"ambassador init with a negative uid", Ambassador, []string{"init", "--proxy-uid", "-1"}, "invalid argument"},
+		{"ambassador init with a port out of range", Ambassador, []string{"init", "--capture-port", "70000"}, "invalid argument"},
+		{"ambassador init with a bad CIDR", Ambassador, []string{"init", "--exclude-cidrs", "10.0.0.0/33"}, "invalid argument"},
+		{"ambassador init with a positional argument", Ambassador, []string{"init", "now"}, "unexpected positional"},
 		{"controlplane serve with its flags", ControlPlane, []string{"serve", "--routes", "/r", "--xds", ":18000"}, ""},
 		{"controlplane without serve", ControlPlane, []string{"--routes", "/r"}, "must start with the serve subcommand"},
 		{"controlplane with an ambassador flag", ControlPlane, []string{"serve", "--workload", "w"}, "unknown flag: --workload"},
@@ -372,7 +382,9 @@ func TestContainerArgsUseDefinedFlags(t *testing.T) {
 }
 
 // Every container meets the restricted Pod Security Standard (the
-// namespaces enforce it), and declares what it needs.
+// namespaces enforce it), and declares what it needs; the one exception is
+// the transparent capture's init container, which is root with exactly
+// NET_ADMIN and nothing else (captureSecurityProblems).
 func TestSecurityContexts(t *testing.T) {
 	tree := loadTree(t)
 	for _, p := range pods(t, tree) {
@@ -388,13 +400,34 @@ func TestSecurityContexts(t *testing.T) {
 			t.Errorf("%s: automountServiceAccountToken should be false (nothing here calls the Kubernetes API)", p.obj)
 		}
 	}
+	checkPodSecurityLevels(t, tree)
+}
+
+// checkPodSecurityLevels: every namespace enforces the restricted level,
+// except one whose pods install the transparent capture: its NET_ADMIN init
+// container is admitted by no level short of privileged, so that namespace
+// enforces privileged and still warns and audits at restricted.
+func checkPodSecurityLevels(t *testing.T, tree *Tree) {
+	t.Helper()
+	capture := map[string]bool{}
+	for _, p := range pods(t, tree) {
+		if slices.ContainsFunc(p.spec().InitContainers, isCapture) {
+			capture[p.obj.Namespace] = true
+		}
+	}
+	const label = "pod-security.kubernetes.io/"
 	for _, o := range tree.Find("Namespace") {
 		var ns struct{ Metadata Meta }
 		if err := o.Decode(&ns); err != nil {
 			t.Fatal(err)
 		}
-		if ns.Metadata.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
-			t.Errorf("%s: label pod-security.kubernetes.io/enforce should be restricted", o)
+		l := ns.Metadata.Labels
+		switch {
+		case !capture[o.Name] && l[label+"enforce"] != "restricted":
+			t.Errorf("%s: label %senforce should be restricted", o, label)
+		case capture[o.Name] && (l[label+"enforce"] != "privileged" || l[label+"warn"] != "restricted" || l[label+"audit"] != "restricted"):
+			t.Errorf("%s: runs the NET_ADMIN capture, so %senforce should be privileged (no other level admits it) and %swarn and %saudit restricted; labels %v",
+				o, label, label, label, l)
 		}
 	}
 }
@@ -405,9 +438,10 @@ func securityProblems(pod PodSecurityContext, c Container) []string {
 	if sc == nil {
 		return []string{"no securityContext"}
 	}
-	isTrue := func(b *bool) bool { return b != nil && *b }
-	if !isTrue(sc.RunAsNonRoot) && !isTrue(pod.RunAsNonRoot) {
-		out = append(out, "runAsNonRoot must be true (container or pod)")
+	if isCapture(c) {
+		out = captureSecurityProblems(pod, c)
+	} else {
+		out = nonRootProblems(pod, c)
 	}
 	if !isTrue(sc.ReadOnlyRootFilesystem) {
 		out = append(out, "readOnlyRootFilesystem must be true")
@@ -417,11 +451,6 @@ func securityProblems(pod PodSecurityContext, c Container) []string {
 	}
 	if isTrue(sc.Privileged) {
 		out = append(out, "privileged must not be set")
-	}
-	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
-		out = append(out, "capabilities.drop must be [ALL]")
-	} else if len(sc.Capabilities.Add) > 0 {
-		out = append(out, "capabilities.add must be empty (a non-root process never gets them; see the sysctl note)")
 	}
 	seccomp := sc.SeccompProfile
 	if seccomp == nil {
@@ -435,6 +464,23 @@ func securityProblems(pod PodSecurityContext, c Container) []string {
 	}
 	if c.Resources.Limits["memory"] == "" {
 		out = append(out, "resources.limits needs memory")
+	}
+	return out
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// nonRootProblems: what every container but the capture must meet.
+func nonRootProblems(pod PodSecurityContext, c Container) []string {
+	var out []string
+	sc := c.SecurityContext
+	if !isTrue(sc.RunAsNonRoot) && !isTrue(pod.RunAsNonRoot) {
+		out = append(out, "runAsNonRoot must be true (container or pod)")
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
+		out = append(out, "capabilities.drop must be [ALL]")
+	} else if len(sc.Capabilities.Add) > 0 {
+		out = append(out, "capabilities.add must be empty (a non-root process never gets them; see the sysctl note)")
 	}
 	return out
 }

@@ -61,6 +61,7 @@ type Volume struct {
 type PodSecurityContext struct {
 	RunAsNonRoot   *bool           `yaml:"runAsNonRoot"`
 	RunAsUser      *int64          `yaml:"runAsUser"`
+	RunAsGroup     *int64          `yaml:"runAsGroup"`
 	SeccompProfile *SeccompProfile `yaml:"seccompProfile"`
 	Sysctls        []struct {
 		Name  string `yaml:"name"`
@@ -143,6 +144,8 @@ type Resources struct {
 // SecurityContext is a container's security context.
 type SecurityContext struct {
 	RunAsNonRoot             *bool           `yaml:"runAsNonRoot"`
+	RunAsUser                *int64          `yaml:"runAsUser"`
+	RunAsGroup               *int64          `yaml:"runAsGroup"`
 	ReadOnlyRootFilesystem   *bool           `yaml:"readOnlyRootFilesystem"`
 	AllowPrivilegeEscalation *bool           `yaml:"allowPrivilegeEscalation"`
 	Privileged               *bool           `yaml:"privileged"`
@@ -202,4 +205,22 @@ func Selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// RunAs returns the UID and GID a container runs as: its own security
+// context's, else the pod's; ok is false when either is left to the image.
+func RunAs(pod PodSecurityContext, c Container) (uid, gid int64, ok bool) {
+	u, g := pod.RunAsUser, pod.RunAsGroup
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			u = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			g = sc.RunAsGroup
+		}
+	}
+	if u == nil || g == nil {
+		return 0, 0, false
+	}
+	return *u, *g, true
 }

@@ -57,6 +57,9 @@ func TestAmbassadorWiring(t *testing.T) {
 		}
 		admin := addrPort(t, m.flag(t, "admin"))
 		checkProbes(t, m, admin)
+		// the app starts only once this passes: a table is loaded, the doors
+		// are open and, with --transparent, the capture self-check passed
+		checkProbe(t, m, "startupProbe", m.c.StartupProbe, "/readyz", admin)
 		checkScrape(t, m.pod, admin)
 		checkPodName(t, m)
 		checkLowPorts(t, m.pod, slices.Concat(doorPorts(t, cpTable), doorPorts(t, bootstrap)))
@@ -129,22 +132,23 @@ func checkPDB(t *testing.T, tree *Tree, p pod) {
 
 func checkProbes(t *testing.T, m meshliteContainer, admin int) {
 	t.Helper()
-	for _, pr := range []struct {
-		name  string
-		probe *Probe
-		path  string
-	}{{"readinessProbe", m.c.ReadinessProbe, "/readyz"}, {"livenessProbe", m.c.LivenessProbe, "/healthz"}} {
-		if pr.probe == nil || pr.probe.HTTPGet == nil {
-			t.Errorf("%s %s: no HTTP %s", m.pod.obj, m.c.Name, pr.name)
-			continue
-		}
-		if pr.probe.HTTPGet.Path != pr.path {
-			t.Errorf("%s %s: %s path %q, want %q", m.pod.obj, m.c.Name, pr.name, pr.probe.HTTPGet.Path, pr.path)
-		}
-		n, err := pr.probe.HTTPGet.Port.Resolve(m.c.Ports)
-		if err != nil || n != admin {
-			t.Errorf("%s %s: %s port %q is %d (err %v), want the --admin port %d", m.pod.obj, m.c.Name, pr.name, pr.probe.HTTPGet.Port, n, err, admin)
-		}
+	checkProbe(t, m, "readinessProbe", m.c.ReadinessProbe, "/readyz", admin)
+	checkProbe(t, m, "livenessProbe", m.c.LivenessProbe, "/healthz", admin)
+}
+
+// checkProbe: probe is an HTTP GET of path on the --admin port.
+func checkProbe(t *testing.T, m meshliteContainer, name string, probe *Probe, path string, admin int) {
+	t.Helper()
+	if probe == nil || probe.HTTPGet == nil {
+		t.Errorf("%s %s: no HTTP %s", m.pod.obj, m.c.Name, name)
+		return
+	}
+	if probe.HTTPGet.Path != path {
+		t.Errorf("%s %s: %s path %q, want %q", m.pod.obj, m.c.Name, name, probe.HTTPGet.Path, path)
+	}
+	n, err := probe.HTTPGet.Port.Resolve(m.c.Ports)
+	if err != nil || n != admin {
+		t.Errorf("%s %s: %s port %q is %d (err %v), want the --admin port %d", m.pod.obj, m.c.Name, name, probe.HTTPGet.Port, n, err, admin)
 	}
 }
 
