@@ -37,6 +37,9 @@ func destinationOf(r *http.Request, d *door) (destination, error) {
 		}
 		return dest, nil
 	}
+	if d.name == DoorTransparent {
+		return transparentDestination(r, dest)
+	}
 	if !r.URL.IsAbs() {
 		return dest, badRequest("the forward-proxy door takes absolute-form requests (GET http://host/path) " +
 			"or CONNECT host:port; for origin-form requests call a local mapping port")

@@ -41,6 +41,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
 
 	ctx, span := h.startSpan(r)
 	defer span.End()
+	if d.name == DoorTransparent {
+		if orig, ok := originalDst(ctx); ok {
+			e.OriginalDst = orig.String()
+		}
+	}
 
 	dest, err := destinationOf(r, d)
 	if err == nil {

@@ -24,10 +24,19 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 	ctx, span := h.tracer.Start(r.Context(), "meshlite.tunnel")
 	defer span.End()
 
-	var in, out int64
-	dec, port, err := h.decideTunnel(ctx, st, r.Host)
-	if d.name == DoorLocal {
-		dec, err = policy.Decision{}, badRequest("local mapping doors take origin-form requests (GET /path); send CONNECT to the forward-proxy door")
+	var (
+		in, out int64
+		dec     policy.Decision
+		port    uint16
+		err     error
+	)
+	switch d.name {
+	case DoorLocal: // refused before any lookup
+		err = badRequest("local mapping doors take origin-form requests (GET /path); send CONNECT to the forward-proxy door")
+	case DoorTransparent:
+		err = badRequest("CONNECT to a captured address is not proxied; send CONNECT to the forward-proxy door")
+	default:
+		dec, port, err = h.decideTunnel(ctx, st, r.Host)
 	}
 	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
 	switch {
@@ -79,24 +88,28 @@ func (h *Handler) splice(ctx context.Context, rec *recorder, t *upstream.Target)
 		return 0, 0, nil
 	}
 	rec.status = http.StatusOK
+	src := io.Reader(client)
+	if buf.Reader.Buffered() > 0 {
+		src = io.MultiReader(io.LimitReader(buf.Reader, int64(buf.Reader.Buffered())), client)
+	}
+	in, out = h.relay(client, up, src)
+	return in, out, nil
+}
+
+// relay copies src (the client's bytes) to up and up's answer to client
+// until both directions end. The client connection is registered so that
+// shutdown can close it.
+func (h *Handler) relay(client, up net.Conn, src io.Reader) (in, out int64) {
 	done := h.tunnels.add(client)
 	defer done()
 	h.metrics.tunnels.Inc()
 	defer h.metrics.tunnels.Dec()
 
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		out = pipe(client, up)
-	}()
-	src := io.Reader(client)
-	if buf.Reader.Buffered() > 0 {
-		src = io.MultiReader(io.LimitReader(buf.Reader, int64(buf.Reader.Buffered())), client)
-	}
+	wg.Go(func() { out = pipe(client, up) })
 	in = pipe(up, src)
 	wg.Wait()
-	return in, out, nil
+	return in, out
 }
 
 // pipe copies src to dst with a pooled buffer and half-closes dst's peer

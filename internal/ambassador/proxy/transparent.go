@@ -1,0 +1,169 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/meshlite/meshlite/internal/ambassador/audit"
+	"github.com/meshlite/meshlite/internal/ambassador/upstream"
+	"github.com/meshlite/meshlite/pkg/policy"
+)
+
+// DoorTransparent names the door that serves connections the capture
+// redirected (ambassador init): HTTP requests through the pipeline, TLS and
+// other TCP as relayed streams.
+const DoorTransparent = "transparent"
+
+type originalDstKey struct{}
+
+// WithOriginalDst returns ctx carrying the address the app connected to
+// before the capture redirected the connection. The transparent door puts
+// it on every request it hands to the pipeline.
+func WithOriginalDst(ctx context.Context, dst netip.AddrPort) context.Context {
+	return context.WithValue(ctx, originalDstKey{}, dst)
+}
+
+func originalDst(ctx context.Context) (netip.AddrPort, bool) {
+	dst, ok := ctx.Value(originalDstKey{}).(netip.AddrPort)
+	return dst, ok
+}
+
+// transparentDestination reads the destination of a request the capture
+// redirected: the name from the request (the Host header, or the authority
+// of an absolute-form URI), the port the app connected to. A request with
+// no host is decided on the original address. The name is what the policy
+// judges and what is resolved and dialled: the original address is never
+// dialled on the strength of a name.
+func transparentDestination(r *http.Request, dest destination) (destination, error) {
+	orig, ok := originalDst(r.Context())
+	if !ok {
+		return dest, errors.New("proxy: transparent request without its original destination")
+	}
+	if r.URL.IsAbs() && r.URL.Scheme != "http" {
+		return dest, badRequest("scheme " + strconv.Quote(r.URL.Scheme) + " is not proxied in absolute form")
+	}
+	dest.scheme, dest.port = "http", orig.Port()
+	if r.Host == "" {
+		dest.host = orig.Addr().String()
+		return dest, nil
+	}
+	host, _, err := policy.SplitHostPort(r.Host, orig.Port())
+	if err != nil {
+		return dest, err
+	}
+	dest.host = host
+	return dest, nil
+}
+
+// Stream is a connection the transparent door relays without reading HTTP:
+// TLS (decided on the ClientHello's server name) or any other TCP (decided
+// on the original address, which only a cidrs rule allows).
+type Stream struct {
+	// Conn is the app's connection; ServeStream closes it.
+	Conn net.Conn
+	// Prefix holds the bytes already read from Conn; they are sent upstream
+	// first, unchanged.
+	Prefix []byte
+	// Original is where the app connected to.
+	Original netip.AddrPort
+	// Protocol is "TLS" or "TCP", as written in the audit line's method.
+	Protocol string
+	// SNI is the ClientHello's server name; empty when there was none.
+	SNI string
+	// Refused, when set, denies the stream with this reason before any
+	// decision: a loop, or a failed self-check.
+	Refused string
+}
+
+// Stream protocols, as the audit line's method.
+const (
+	ProtocolTLS = "TLS"
+	ProtocolTCP = "TCP"
+)
+
+// tlsAccessDenied is a TLS alert record (fatal, access_denied), sent to a
+// client whose TLS connection was denied so that it reports why instead of
+// a bare reset.
+var tlsAccessDenied = []byte{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31}
+
+// ServeStream decides a stream, relays it when allowed and writes its audit
+// line when it closes. The name decided on (SNI) is resolved and only its
+// checked addresses are dialled; a stream without a name is decided on, and
+// dialled to, its original address.
+func (h *Handler) ServeStream(ctx context.Context, s Stream) {
+	h.inflight.Add(1)
+	defer h.inflight.Done()
+	defer s.Conn.Close()
+	start := time.Now()
+	e := &audit.Entry{
+		Time: start, ID: h.ids.next(), Door: DoorTransparent, Client: s.Conn.RemoteAddr().String(),
+		Method: s.Protocol, SNI: truncate(s.SNI),
+	}
+	host := s.Original.Addr().String()
+	if s.SNI != "" {
+		host = s.SNI
+	}
+	if s.Original.IsValid() {
+		e.OriginalDst = s.Original.String()
+		e.URL = truncate(hostPort(host, s.Original.Port(), 0))
+	}
+
+	var (
+		dec policy.Decision
+		err error
+	)
+	switch st := h.state.Load(); {
+	case s.Refused != "":
+		dec = policy.Decision{Result: policy.Deny, Reason: s.Refused}
+	case st.Table == nil:
+		dec = policy.Decision{Result: policy.Deny, Reason: st.Pending}
+	default:
+		dec, err = st.Table.Policy.Decide(ctx, policy.Request{
+			Host: host, Port: s.Original.Port(), Method: s.Protocol, Connect: true,
+		})
+	}
+	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
+	var in, out int64
+	switch {
+	case err != nil:
+		e.Status, e.Reason = statusOf(err)
+	case dec.Result == policy.Deny:
+		e.Status = http.StatusForbidden
+	default:
+		e.Target = hostPort(dec.Host, s.Original.Port(), 0)
+		t := &upstream.Target{Host: dec.Host, Port: s.Original.Port(), Addrs: dec.Addrs, Retry: upstream.Retry{Attempts: 1}}
+		in, out, err = h.relayStream(ctx, s, t)
+		e.Upstream, e.Attempts = t.Upstream, t.Attempts
+		e.Status = http.StatusOK
+		if err != nil {
+			e.Status, e.Reason = statusOf(err)
+		}
+	}
+	if e.Status != http.StatusOK && s.Protocol == ProtocolTLS {
+		s.Conn.Write(tlsAccessDenied)
+	}
+	e.Duration, e.BytesIn, e.BytesOut = time.Since(start), in, out
+	h.metrics.observe(e)
+	h.audit.Log(e)
+}
+
+// relayStream dials the checked upstream, sends the prefix and relays.
+func (h *Handler) relayStream(ctx context.Context, s Stream, t *upstream.Target) (in, out int64, err error) {
+	up, err := h.transport.DialTunnel(ctx, t)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer up.Close()
+	if len(s.Prefix) > 0 {
+		if _, err := up.Write(s.Prefix); err != nil {
+			return 0, 0, &upstream.DialError{Addr: t.Upstream, Err: err}
+		}
+	}
+	in, out = h.relay(s.Conn, up, s.Conn)
+	return in + int64(len(s.Prefix)), out, nil
+}
