@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
+	"github.com/meshlite/meshlite/internal/ambassador/transparent"
 )
 
 // limits are the client-side protections every door gets.
@@ -33,16 +34,17 @@ type door struct {
 	done chan struct{}
 }
 
-// doors owns the forward door and the local mapping doors, which open and
-// close as the route table changes.
+// doors owns the forward door, the transparent door and the local mapping
+// doors, which open and close as the route table changes.
 type doors struct {
 	h      *proxy.Handler
 	limits limits
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	forward *door
-	local   map[uint16]*door
+	mu          sync.Mutex
+	forward     *door
+	local       map[uint16]*door
+	transparent *transparent.Door
 }
 
 func newDoors(h *proxy.Handler, l limits, log *slog.Logger) *doors {
@@ -59,15 +61,7 @@ func (d *doors) serve(addr string, handler http.Handler) (*door, error) {
 	if d.limits.maxConnections > 0 {
 		ln = netutil.LimitListener(ln, d.limits.maxConnections)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: d.limits.readHeaderTimeout,
-		IdleTimeout:       d.limits.idleTimeout,
-		MaxHeaderBytes:    d.limits.maxHeaderBytes,
-		// OPTIONS * goes through the pipeline like any other request.
-		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
+	srv := d.server(handler)
 	dr := &door{srv: srv, addr: addrPortOf(ln.Addr()), done: make(chan struct{})}
 	go func() {
 		defer close(dr.done)
@@ -76,6 +70,38 @@ func (d *doors) serve(addr string, handler http.Handler) (*door, error) {
 		}
 	}()
 	return dr, nil
+}
+
+// server is the HTTP server of one door, with the client-side limits.
+func (d *doors) server(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: d.limits.readHeaderTimeout,
+		IdleTimeout:       d.limits.idleTimeout,
+		MaxHeaderBytes:    d.limits.maxHeaderBytes,
+		// OPTIONS * goes through the pipeline like any other request.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// openTransparent opens the transparent door; its addresses count as the
+// ambassador's own from then on.
+func (d *doors) openTransparent(addr string, detect time.Duration) (*transparent.Door, error) {
+	td, err := transparent.Open(transparent.Options{
+		Addr: addr, Handler: d.h, Server: d.server(d.h.Door(proxy.DoorTransparent, 0)),
+		DetectTimeout: detect, MaxConnections: d.limits.maxConnections, Self: d.self, Logger: d.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.transparent = td
+	d.mu.Unlock()
+	for _, a := range td.Addrs() {
+		d.log.Info("door open", "door", proxy.DoorTransparent, "addr", a.String())
+	}
+	return td, nil
 }
 
 // openForward opens the forward-proxy door.
@@ -150,6 +176,9 @@ func (d *doors) self() []netip.AddrPort {
 	for _, dr := range d.local {
 		out = append(out, dr.addr)
 	}
+	if d.transparent != nil {
+		out = append(out, d.transparent.Addrs()...)
+	}
 	return out
 }
 
@@ -164,8 +193,12 @@ func (d *doors) shutdown(ctx context.Context) {
 	for _, dr := range d.local {
 		all = append(all, dr)
 	}
+	td := d.transparent
 	d.mu.Unlock()
 	var wg sync.WaitGroup
+	if td != nil {
+		wg.Go(func() { td.Shutdown(ctx) })
+	}
 	for _, dr := range all {
 		wg.Go(func() {
 			if err := dr.srv.Shutdown(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshlite/meshlite/internal/ambassador/audit"
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
+	"github.com/meshlite/meshlite/internal/ambassador/transparent"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/internal/ambassador/xdsclient"
 	"github.com/meshlite/meshlite/internal/config"
@@ -80,12 +81,22 @@ type instance struct {
 	loader *loader
 	admin  *telemetry.Admin
 	xds    *xdsclient.Client
-	done   atomic.Bool
+	// transparent is the transparent door; nil when --transparent is off.
+	transparent *transparent.Door
+	done        atomic.Bool
 }
 
 func (a *instance) start(ctx context.Context) error {
 	if err := a.doors.openForward(a.cfg.Listen); err != nil {
 		return err
+	}
+	if a.cfg.Transparent != "" {
+		td, err := a.doors.openTransparent(a.cfg.Transparent, a.cfg.DetectTimeout)
+		if err != nil {
+			return err
+		}
+		a.transparent = td
+		go td.SelfCheck(ctx)
 	}
 	if err := a.loadStatic(); err != nil {
 		return err
@@ -101,6 +112,11 @@ func (a *instance) start(ctx context.Context) error {
 // ready is /readyz: the handler's answer, and while a table is awaited from
 // the control plane, what the xDS client last saw.
 func (a *instance) ready() (bool, string) {
+	if a.transparent != nil {
+		if ok, reason := a.transparent.Ready(); !ok {
+			return false, reason
+		}
+	}
 	ok, reason := a.h.Ready()
 	if ok || a.xds == nil {
 		return ok, reason

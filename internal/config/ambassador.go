@@ -44,6 +44,15 @@ type Ambassador struct {
 
 	AuditOverflow string `mapstructure:"audit-overflow"`
 
+	// Transparent is the transparent door's address (127.0.0.1:PORT; the
+	// door also listens on [::1]:PORT); empty = off. The port is the one
+	// `ambassador init --capture-port` redirects to.
+	Transparent string `mapstructure:"transparent"`
+	// DetectTimeout bounds the transparent door's wait for a connection's
+	// first bytes; a client silent for that long is decided on its
+	// original address.
+	DetectTimeout time.Duration `mapstructure:"detect-timeout"`
+
 	// Compat holds the Proxy__* variables, when set.
 	Compat Compat `mapstructure:"-"`
 }
@@ -83,6 +92,10 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.Duration("dial-timeout", 5*time.Second, "upstream connect timeout")
 	fs.Int("max-idle-conns-per-host", 256, "idle upstream connections kept per host")
 	fs.String("audit-overflow", "block", "when the audit sink cannot keep up: block (never lose a line) or drop (count it)")
+	fs.String("transparent", "", "transparent door address for connections `ambassador init` captures, "+
+		"e.g. 127.0.0.1:15001 (also listens on [::1] at that port); empty = off")
+	fs.Duration("detect-timeout", time.Second, "transparent door: how long to wait for a connection's first bytes "+
+		"before deciding on its original address")
 }
 
 // LoadAmbassador merges flags, environment (MESHLITE_*, then Proxy__*), the

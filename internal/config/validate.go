@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
+	"time"
 )
 
 // Validate returns one error per problem, each naming the setting and the fix.
@@ -24,6 +26,16 @@ func (c *Ambassador) Validate() []error {
 		if c.Workload == "" {
 			add("workload", "required with --xds: the workload whose RouteTable to subscribe to")
 		}
+	}
+	if c.Transparent != "" {
+		if err := checkAddr(c.Transparent); err != nil {
+			add("transparent", "%v (want 127.0.0.1:PORT, the port ambassador init redirects to)", err)
+		} else if host, _, _ := net.SplitHostPort(c.Transparent); !isIPv4Loopback(host) {
+			add("transparent", "%q: the capture redirects to IPv4 loopback, so the door must listen on 127.0.0.1:PORT", c.Transparent)
+		}
+	}
+	if c.DetectTimeout <= 0 || c.DetectTimeout > time.Minute {
+		add("detect-timeout", "%s is out of range (use a duration from 1ms to 1m; default 1s)", c.DetectTimeout)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -63,4 +75,9 @@ func checkAddr(addr string) error {
 		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
 	}
 	return nil
+}
+
+func isIPv4Loopback(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is4() && a.IsLoopback()
 }

@@ -1,0 +1,241 @@
+// Package transparent is the ambassador's transparent door: the listener
+// that the nftables capture installed by `ambassador init` redirects every
+// outbound TCP connection of the pod to.
+//
+// For each connection it recovers the original destination, refuses loops
+// (a connection aimed at one of the ambassador's own listeners, or one that
+// was never redirected), and reads the first bytes under a deadline:
+//
+//   - an HTTP/1.x request line: the connection is served by the one request
+//     pipeline, which decides on the Host name and the original port;
+//   - a TLS ClientHello: the stream is decided on its server name (SNI) and
+//     the original port, and relayed untouched (no TLS termination);
+//   - anything else, a ClientHello without a server name, or silence past
+//     the deadline: the stream is decided on the original address, which
+//     only a cidrs rule allows.
+//
+// A name is resolved by the ambassador and only its checked addresses are
+// dialled: the packet's original address is never dialled on the strength
+// of a Host header or a server name.
+package transparent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/meshlite/meshlite/internal/ambassador/proxy"
+)
+
+// Options configure a Door. Addr, Handler and Server are required.
+type Options struct {
+	// Addr is the listen address, e.g. 127.0.0.1:15001. When its host is
+	// IPv4 loopback, the door also listens on [::1] at the same port, for
+	// redirected IPv6.
+	Addr string
+	// Handler runs the pipeline: HTTP requests through Server, streams
+	// through ServeStream.
+	Handler *proxy.Handler
+	// Server serves the HTTP connections. Its Handler must be the
+	// pipeline's transparent door; Open sets its ConnContext.
+	Server *http.Server
+	// DetectTimeout bounds the wait for the first bytes of a connection.
+	// 0 means 1s.
+	DetectTimeout time.Duration
+	// MaxConnections caps concurrent connections per listener; 0 = no cap.
+	MaxConnections int
+	// Self returns the ambassador's own listeners: a connection whose
+	// original destination is one of them is a loop. The door adds its own.
+	Self func() []netip.AddrPort
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Door is an open transparent door.
+type Door struct {
+	opts   Options
+	log    *slog.Logger
+	lns    []net.Listener
+	addrs  []netip.AddrPort
+	http   *connListener
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	check atomic.Pointer[checkResult]
+	probe atomic.Pointer[probe]
+}
+
+// Open listens and starts serving.
+func Open(opts Options) (*Door, error) {
+	if opts.DetectTimeout <= 0 {
+		opts.DetectTimeout = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Self == nil {
+		opts.Self = func() []netip.AddrPort { return nil }
+	}
+	d := &Door{opts: opts, log: opts.Logger}
+	if err := d.listen(); err != nil {
+		return nil, err
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.check.Store(&checkResult{reason: "transparent door: the start-up self-check has not finished"})
+	d.http = newConnListener(d.lns[0].Addr())
+	opts.Server.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if sc, ok := c.(*sniffedConn); ok {
+			return proxy.WithOriginalDst(ctx, sc.orig)
+		}
+		return ctx
+	}
+	d.wg.Go(func() {
+		if err := opts.Server.Serve(d.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("transparent door stopped serving HTTP", "err", err)
+		}
+	})
+	for _, ln := range d.lns {
+		d.wg.Go(func() { d.accept(ln) })
+	}
+	return d, nil
+}
+
+// listen opens the IPv4 listener and, for a loopback address, its IPv6 twin.
+func (d *Door) listen() error {
+	ln, err := net.Listen("tcp", d.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("transparent door: cannot listen on %s: %w", d.opts.Addr, errors.Unwrap(err))
+	}
+	d.add(ln)
+	ap := addrPortOf(ln.Addr())
+	if !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
+		return nil
+	}
+	v6 := net.JoinHostPort("::1", strconv.Itoa(int(ap.Port())))
+	ln6, err := net.Listen("tcp", v6)
+	switch {
+	case err == nil:
+		d.add(ln6)
+	case errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT):
+		// no IPv6 in this network namespace: nothing can be sent over it either.
+		d.log.Warn("transparent door: no IPv6 loopback, listening on IPv4 only", "addr", v6, "err", err)
+	default:
+		ln.Close()
+		return fmt.Errorf("transparent door: cannot listen on %s for redirected IPv6: %w", v6, errors.Unwrap(err))
+	}
+	return nil
+}
+
+func (d *Door) add(ln net.Listener) {
+	d.addrs = append(d.addrs, addrPortOf(ln.Addr()))
+	if d.opts.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, d.opts.MaxConnections)
+	}
+	d.lns = append(d.lns, ln)
+}
+
+// Addrs lists the addresses the door listens on.
+func (d *Door) Addrs() []netip.AddrPort { return d.addrs }
+
+func (d *Door) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				d.log.Error("transparent door stopped accepting", "addr", ln.Addr().String(), "err", err)
+			}
+			return
+		}
+		go d.handle(c)
+	}
+}
+
+// handle finds where c was going and hands it to the pipeline.
+func (d *Door) handle(c net.Conn) {
+	orig, err := originalDst(c)
+	s := proxy.Stream{Conn: c, Original: orig, Protocol: proxy.ProtocolTCP}
+	switch {
+	case err != nil:
+		s.Refused = "loop: the connection has no original destination (" + err.Error() +
+			"): it reached the transparent door directly instead of through the capture's redirect"
+	case d.probeHit(orig):
+		c.Close()
+		return
+	case d.isSelf(orig):
+		s.Refused = "loop: the original destination " + orig.String() + " is one of the ambassador's own listeners"
+	default:
+		if ok, reason := d.Ready(); !ok {
+			s.Refused = reason
+		}
+	}
+	if s.Refused != "" {
+		d.opts.Handler.ServeStream(d.ctx, s)
+		return
+	}
+	deadline := time.Now().Add(d.opts.DetectTimeout)
+	k, prefix, err := sniff(c, deadline)
+	if err != nil {
+		c.Close()
+		return
+	}
+	switch k {
+	case kindHTTP:
+		c.SetReadDeadline(time.Time{})
+		d.http.push(&sniffedConn{Conn: c, pending: prefix, orig: orig})
+		return
+	case kindTLS:
+		var ok bool
+		s.SNI, prefix, ok = readClientHello(c, prefix, deadline)
+		if ok {
+			s.Protocol = proxy.ProtocolTLS
+		}
+	}
+	c.SetReadDeadline(time.Time{})
+	s.Prefix = prefix
+	d.opts.Handler.ServeStream(d.ctx, s)
+}
+
+func (d *Door) isSelf(dst netip.AddrPort) bool {
+	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	for _, list := range [][]netip.AddrPort{d.addrs, d.opts.Self()} {
+		for _, a := range list {
+			if a.Port() == dst.Port() && (a.Addr() == dst.Addr() || a.Addr().IsUnspecified()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Shutdown stops accepting and lets HTTP requests in flight finish until
+// ctx ends. Streams are the handler's: its Wait closes them.
+func (d *Door) Shutdown(ctx context.Context) {
+	for _, ln := range d.lns {
+		ln.Close()
+	}
+	if err := d.opts.Server.Shutdown(ctx); err != nil {
+		d.opts.Server.Close()
+	}
+	d.cancel()
+	d.wg.Wait()
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		ap := tcp.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
