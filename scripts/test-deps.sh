@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a bare machine: protoc (the generated-code
-# staleness test compares against Debian's protobuf-compiler) and ip from
+# staleness test compares against Debian's protobuf-compiler), ip from
 # iproute2 (the proxy's end-to-end tests put their upstream in a network
-# namespace; they skip without root or ip).
+# namespace; they skip without root or ip) and nft from nftables (the
+# capture's namespace tests list what "ambassador init" installed with it;
+# they skip without root, ip or nft, and fail instead under CI=true).
 set -euo pipefail
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "test-deps: installing ${need[*]}"

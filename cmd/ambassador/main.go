@@ -41,6 +41,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	config.AmbassadorFlags(cmd.Flags())
 	cmd.AddCommand(checkConfigCmd(stdout, stderr), cli.VersionCmd("ambassador", telemetry.Version, stdout))
+	cmd.AddCommand(initCmd(stdout, stderr))
 	return cmd
 }
 
