@@ -132,9 +132,11 @@ func (t *Tree) load(dir, outerNS string, seen map[string]bool, errs *[]error) {
 		return
 	}
 	t.Kustomizations = append(t.Kustomizations, k)
-	ns := k.Namespace
+	// An including kustomization's namespace wins over this one's, as in
+	// kustomize (its namespace transformer runs last, over everything).
+	ns := outerNS
 	if ns == "" {
-		ns = outerNS
+		ns = k.Namespace
 	}
 	for _, r := range k.Resources {
 		t.loadResource(k, r, ns, seen, errs)

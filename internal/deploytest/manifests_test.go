@@ -136,13 +136,14 @@ func isYAML(path string) bool {
 	return ext == ".yaml" || ext == ".yml"
 }
 
-func TestLoadRejectsBrokenKustomizations(t *testing.T) {
+func TestLoadKustomizations(t *testing.T) {
 	const deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n"
 	tests := []struct {
-		name  string
-		files map[string]string // path under the temp root → content
-		link  [2]string         // optional symlink: name → target
-		want  string
+		name   string
+		files  map[string]string // path under the temp root → content
+		link   [2]string         // optional symlink: name → target
+		want   string            // "" = loads
+		wantNS string            // with want "": the Deployment's namespace
 	}{
 		{
 			name:  "resource file missing",
@@ -180,6 +181,15 @@ func TestLoadRejectsBrokenKustomizations(t *testing.T) {
 			want: "d.yaml document 1: apiVersion, kind and metadata.name are required",
 		},
 		{
+			name: "an including kustomization's namespace wins",
+			files: map[string]string{
+				"k/kustomization.yaml":       "kind: Kustomization\nnamespace: outer\nresources: [inner]\n",
+				"k/inner/kustomization.yaml": "kind: Kustomization\nnamespace: inner\nresources: [d.yaml]\n",
+				"k/inner/d.yaml":             deploy,
+			},
+			wantNS: "outer",
+		},
+		{
 			name: "two files for one ConfigMap key",
 			files: map[string]string{
 				"k/kustomization.yaml": "kind: Kustomization\nconfigMapGenerator:\n- name: r\n  files: [a.yaml, x/a.yaml]\n",
@@ -205,7 +215,16 @@ func TestLoadRejectsBrokenKustomizations(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := Load(filepath.Join(root, "k"))
+			tree, err := Load(filepath.Join(root, "k"))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if d := tree.Find("Deployment"); len(d) != 1 || d[0].Namespace != tt.wantNS {
+					t.Errorf("Deployments %v, want one in namespace %q", d, tt.wantNS)
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load error = %v, want one containing %q", err, tt.want)
 			}
