@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshlite/meshlite/internal/ambassador/capture/capturetest"
+	"github.com/meshlite/meshlite/internal/ambassador/capture/nstest"
 	"github.com/meshlite/meshlite/internal/cli"
 )
 
@@ -50,7 +50,7 @@ func runInProcess(t *testing.T, args ...string) result {
 }
 
 // runInNS runs the command inside ns.
-func runInNS(t *testing.T, ns capturetest.NS, args ...string) result {
+func runInNS(t *testing.T, ns nstest.NS, args ...string) result {
 	t.Helper()
 	encoded, err := json.Marshal(args)
 	if err != nil {
@@ -159,7 +159,7 @@ func TestInitCommandLine(t *testing.T) {
 // nothing, a bad flag changes nothing, and --cleanup leaves the ruleset as it
 // was before.
 func TestInitInANamespace(t *testing.T) {
-	ns := capturetest.NewNS(t)
+	ns := nstest.NewNS(t)
 	other := ns.Command("nft", "-f", "-")
 	other.Stdin = strings.NewReader("table inet other {\n\tchain out {\n\t\ttype filter hook output priority 10; policy accept;\n\t\tudp dport 9 counter drop\n\t}\n}\n")
 	if out, err := other.CombinedOutput(); err != nil {

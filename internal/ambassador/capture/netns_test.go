@@ -1,7 +1,7 @@
 package capture_test
 
 // Tests against the kernel: each installs into a network namespace it
-// creates (capturetest.NewNS) and looks at it with the nft command run
+// creates (nstest.NewNS) and looks at it with the nft command run
 // inside that namespace. They need root, ip and nft; without them they
 // skip, except under CI=true, where they fail.
 
@@ -12,11 +12,11 @@ import (
 	"testing"
 
 	"github.com/meshlite/meshlite/internal/ambassador/capture"
-	"github.com/meshlite/meshlite/internal/ambassador/capture/capturetest"
+	"github.com/meshlite/meshlite/internal/ambassador/capture/nstest"
 )
 
 // listing is what nft prints for the meshlite table in ns.
-func listing(t *testing.T, ns capturetest.NS) string {
+func listing(t *testing.T, ns nstest.NS) string {
 	t.Helper()
 	return normalize(ns.Nft(t, "list", "table", "inet", capture.TableName))
 }
@@ -32,7 +32,7 @@ func normalize(listing string) string {
 func TestInstalledTableListsAsRendered(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := capturetest.NewNS(t)
+			ns := nstest.NewNS(t)
 			rs, err := capture.New(tc.opts())
 			if err != nil {
 				t.Fatal(err)
@@ -62,7 +62,7 @@ func TestInstalledBytecodeIsNftsOwn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ours, theirs := capturetest.NewNS(t), capturetest.NewNS(t)
+			ours, theirs := nstest.NewNS(t), nstest.NewNS(t)
 			if err := capture.Netlink(ours.FD).Install(rs); err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestInstalledBytecodeIsNftsOwn(t *testing.T) {
 			if out, err := load.CombinedOutput(); err != nil {
 				t.Fatalf("nft -f of the rendering: %v: %s", err, out)
 			}
-			bytecode := func(ns capturetest.NS) string {
+			bytecode := func(ns nstest.NS) string {
 				out := ns.Nft(t, "--debug=netlink", "list", "table", "inet", capture.TableName)
 				return sortSetElements(handles.ReplaceAllString(out, "$1"))
 			}
@@ -102,7 +102,7 @@ func sortSetElements(dump string) string {
 }
 
 func TestInstallTwiceGivesTheSameRuleset(t *testing.T) {
-	ns := capturetest.NewNS(t)
+	ns := nstest.NewNS(t)
 	inst := capture.Netlink(ns.FD)
 	rs, err := capture.New(goldenCases[1].opts())
 	if err != nil {
@@ -121,7 +121,7 @@ func TestInstallTwiceGivesTheSameRuleset(t *testing.T) {
 }
 
 func TestInstallReplacesAnotherMeshliteTable(t *testing.T) {
-	ns := capturetest.NewNS(t)
+	ns := nstest.NewNS(t)
 	inst := capture.Netlink(ns.FD)
 	wide, err := capture.New(goldenCases[1].opts()) // exclusions and DNS
 	if err != nil {
@@ -143,7 +143,7 @@ func TestInstallReplacesAnotherMeshliteTable(t *testing.T) {
 }
 
 func TestRemoveLeavesOtherTablesAsTheyWere(t *testing.T) {
-	ns := capturetest.NewNS(t)
+	ns := nstest.NewNS(t)
 	load := ns.Command("nft", "-f", "-")
 	load.Stdin = strings.NewReader(`table inet other {
 	chain out {

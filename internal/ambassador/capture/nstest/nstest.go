@@ -1,7 +1,7 @@
-// Package capturetest gives tests of the capture a scratch network namespace
+// Package nstest gives tests of the capture a scratch network namespace
 // to install into, and the nft command to look at it with. Tests touch only
 // the namespaces they create here. It is imported by tests only.
-package capturetest
+package nstest
 
 import (
 	"fmt"
