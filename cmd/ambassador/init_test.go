@@ -52,11 +52,19 @@ func runInProcess(t *testing.T, args ...string) result {
 // runInNS runs the command inside ns.
 func runInNS(t *testing.T, ns nstest.NS, args ...string) result {
 	t.Helper()
+	return runInNSWith(t, ns, nil, args...)
+}
+
+// runInNSWith runs the command inside ns under the wrapper command (setpriv,
+// say), if any.
+func runInNSWith(t *testing.T, ns nstest.NS, wrapper []string, args ...string) result {
+	t.Helper()
 	encoded, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := ns.Command(os.Args[0], "-test.run=^TestInitHelperProcess$")
+	argv := append(wrapper, os.Args[0], "-test.run=^TestInitHelperProcess$")
+	cmd := ns.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), initHelperEnv+"="+string(encoded))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -215,5 +223,35 @@ func TestInitInANamespace(t *testing.T) {
 		if got := ns.Nft(t, "list", "ruleset"); got != before {
 			t.Errorf("after cleanup %d:\n%s\nbefore init:\n%s", i+1, got, before)
 		}
+	}
+}
+
+// TestInitNeedsOnlyNetAdmin runs the command with every capability but
+// CAP_NET_ADMIN dropped from the bounding set (as an init container with
+// only NET_ADMIN added), then with none: the first installs, the second fails
+// with a hint and changes nothing.
+func TestInitNeedsOnlyNetAdmin(t *testing.T) {
+	ns := nstest.NewNS(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is missing")
+	}
+	conf := resolvConf(t)
+	none := []string{"setpriv", "--bounding-set=-all", "--inh-caps=-all"}
+	r := runInNSWith(t, ns, none, "init", "--resolv-conf", conf)
+	if r.code != 1 || !strings.Contains(r.stderr, "operation not permitted (changing nftables needs CAP_NET_ADMIN") {
+		t.Errorf("without capabilities: exit %d, stderr %q; want 1 and the CAP_NET_ADMIN hint", r.code, r.stderr)
+	}
+	if got := ns.Nft(t, "list", "ruleset"); got != "" {
+		t.Errorf("a refused init changed the ruleset:\n%s", got)
+	}
+	netAdmin := []string{"setpriv", "--bounding-set=-all,+net_admin", "--inh-caps=-all"}
+	if r := runInNSWith(t, ns, netAdmin, "init", "--resolv-conf", conf); r.code != 0 {
+		t.Fatalf("with CAP_NET_ADMIN only: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got := ns.Nft(t, "list", "ruleset"); !strings.Contains(got, "table inet meshlite {") {
+		t.Errorf("with CAP_NET_ADMIN only, nothing was installed:\n%s", got)
+	}
+	if r := runInNSWith(t, ns, netAdmin, "init", "--cleanup"); r.code != 0 {
+		t.Errorf("cleanup with CAP_NET_ADMIN only: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -70,7 +71,7 @@ func (n *netlinkInstaller) Install(rs *Ruleset) error {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("capture: install table inet %s: %w", TableName, err)
+		return fmt.Errorf("capture: install table inet %s: %w%s", TableName, err, hint(err))
 	}
 	return nil
 }
@@ -86,9 +87,17 @@ func (n *netlinkInstaller) Remove() error {
 	c.AddTable(t)
 	c.DelTable(t)
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("capture: remove table inet %s: %w", TableName, err)
+		return fmt.Errorf("capture: remove table inet %s: %w%s", TableName, err, hint(err))
 	}
 	return nil
+}
+
+// hint says how to fix a refusal by the kernel.
+func hint(err error) string {
+	if errors.Is(err, unix.EPERM) {
+		return " (changing nftables needs CAP_NET_ADMIN in the network namespace: give the init container NET_ADMIN)"
+	}
+	return ""
 }
 
 // batch turns the model into netlink messages on one connection. It numbers
