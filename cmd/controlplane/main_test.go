@@ -28,7 +28,7 @@ spec:
 		wantStdout string // prefix
 		wantStderr string // substring
 	}{
-		{"validate the example directory", []string{"validate", "../../deploy/routes"}, 0, "2 tables OK\n", ""},
+		{"validate the example directory", []string{"validate", "../../deploy/routes"}, 0, "3 tables OK\n", ""},
 		{"validate a bad file", []string{"validate", bad}, 1, filepath.Join(bad, "web.yaml") + ": spec.routes[0].target: ", ""},
 		{"validate a missing directory", []string{"validate", filepath.Join(bad, "missing")}, 1, "", "no such file or directory"},
 		{"validate without a directory", []string{"validate"}, 2, "", "accepts 1 arg"},

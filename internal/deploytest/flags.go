@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -60,7 +59,6 @@ func ParseArgs(binary string, args []string) (*pflag.FlagSet, error) {
 		captureInitFlags(fs)
 	case binary == Ambassador:
 		config.AmbassadorFlags(fs)
-		pendingAmbassadorFlags(fs)
 	case binary == ControlPlane:
 		if len(args) == 0 || args[0] != "serve" {
 			return nil, fmt.Errorf("deploytest: controlplane args must start with the serve subcommand, got %q", args)
@@ -104,20 +102,6 @@ func serveArgs(binary string) []string {
 		return []string{"serve"}
 	}
 	return nil
-}
-
-// pendingAmbassadorFlags registers the transparent door's flags (issue 8)
-// that internal/config does not define yet, with the types and defaults the
-// ambassador will give them, so the manifests can be checked while the door
-// is being built. A flag internal/config already defines is left to it: once
-// both are there this function has nothing to do and should be deleted.
-func pendingAmbassadorFlags(fs *pflag.FlagSet) {
-	if fs.Lookup("transparent") == nil {
-		fs.String("transparent", "", "transparent door address (127.0.0.1:PORT; also [::1]:PORT); empty = off")
-	}
-	if fs.Lookup("detect-timeout") == nil {
-		fs.Duration("detect-timeout", time.Second, "how long the transparent door waits for a connection's first bytes")
-	}
 }
 
 // captureInitFlags are the flags of `ambassador init` (issue 8). No package
