@@ -51,6 +51,9 @@ type action struct {
 	Kind string // http, tls, tcp, udp, readyz
 	Addr string // ip:port to dial (the packet's destination)
 	Host string // http: the Host header
+	// Then (http) are Host headers of further requests on the same kept-alive
+	// connection, each answered in Result.Then.
+	Then []string
 	Path string // http, tls: the request path
 	// tls: the server name; "" sends no SNI (and skips verification).
 	SNI     string
@@ -62,6 +65,10 @@ type action struct {
 	// the ClientHello large.
 	ALPNPad int
 	Payload string // tcp, udp: bytes to send
+	// Silent (tcp) sends nothing and does not half-close: it only reads
+	// until the other end closes, like a client waiting for a server that
+	// speaks first.
+	Silent bool
 	// readyz: poll until the status is WantStatus and the body contains
 	// WantBody, or the wait ends.
 	WantStatus int
@@ -70,13 +77,14 @@ type action struct {
 
 // result is what the client saw.
 type result struct {
-	Err       string `json:",omitempty"`
-	Status    int    `json:",omitempty"`
-	Reason    string `json:",omitempty"` // the X-Meshlite-Reason header
-	Body      string `json:",omitempty"`
-	Received  string `json:",omitempty"` // tcp: what came back
-	HelloLen  int    `json:",omitempty"` // tls: bytes of the first flight
-	Handshake bool   `json:",omitempty"` // tls: the handshake completed
+	Err       string   `json:",omitempty"`
+	Status    int      `json:",omitempty"`
+	Reason    string   `json:",omitempty"` // the X-Meshlite-Reason header
+	Body      string   `json:",omitempty"`
+	Received  string   `json:",omitempty"` // tcp: what came back
+	HelloLen  int      `json:",omitempty"` // tls: bytes of the first flight
+	Handshake bool     `json:",omitempty"` // tls: the handshake completed
+	Then      []result `json:",omitempty"` // http: the answers to action.Then
 }
 
 // TestCaptureHelper is the world and the client of the capture tests, not a
@@ -163,25 +171,44 @@ func (a action) dial() (net.Conn, error) {
 	return c, err
 }
 
-// http sends one request with a.Host as its Host header, to a.Addr.
+// http sends one request with a.Host as its Host header to a.Addr, then
+// one for each of a.Then on the same connection.
 func (a action) http() result {
 	c, err := a.dial()
 	if err != nil {
 		return result{Err: err.Error()}
 	}
 	defer c.Close()
-	return request(c, a.Host, a.Path)
+	if len(a.Then) == 0 {
+		return request(c, a.Host, a.Path)
+	}
+	br := bufio.NewReader(c)
+	r := exchange(c, br, a.Host, a.Path, "keep-alive")
+	for i, h := range a.Then {
+		conn := "keep-alive"
+		if i == len(a.Then)-1 {
+			conn = "close"
+		}
+		r.Then = append(r.Then, exchange(c, br, h, a.Path, conn))
+	}
+	return r
 }
 
 // request sends GET path with the given Host on c and reads the answer.
 func request(c net.Conn, host, path string) result {
+	return exchange(c, bufio.NewReader(c), host, path, "close")
+}
+
+// exchange sends GET path with the given Host and Connection header on c
+// and reads the answer from br.
+func exchange(c net.Conn, br *bufio.Reader, host, path, connection string) result {
 	if path == "" {
 		path = "/"
 	}
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: capturetest\r\nConnection: close\r\n\r\n", path, host); err != nil {
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: capturetest\r\nConnection: %s\r\n\r\n", path, host, connection); err != nil {
 		return result{Err: err.Error()}
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		return result{Err: "reading the response: " + err.Error()}
 	}
@@ -240,18 +267,21 @@ func padProtocols(n int) []string {
 	return out
 }
 
-// tcp sends a.Payload, half-closes and reads what comes back.
+// tcp sends a.Payload, half-closes and reads what comes back (or, when
+// silent, only reads).
 func (a action) tcp() result {
 	c, err := a.dial()
 	if err != nil {
 		return result{Err: err.Error()}
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, a.Payload); err != nil {
-		return result{Err: "write: " + err.Error()}
-	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		return result{Err: "half-close: " + err.Error()}
+	if !a.Silent {
+		if _, err := io.WriteString(c, a.Payload); err != nil {
+			return result{Err: "write: " + err.Error()}
+		}
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			return result{Err: "half-close: " + err.Error()}
+		}
 	}
 	b, err := io.ReadAll(c)
 	r := result{Received: string(b)}
