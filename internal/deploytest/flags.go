@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/meshlite/meshlite/internal/ambassador/capture"
 	"github.com/meshlite/meshlite/internal/config"
 )
 
@@ -53,10 +54,12 @@ func IsCaptureInit(args []string) bool {
 func ParseArgs(binary string, args []string) (*pflag.FlagSet, error) {
 	fs := pflag.NewFlagSet(binary, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	var initFlags *capture.Flags
 	switch {
 	case binary == Ambassador && IsCaptureInit(args):
 		args = args[1:]
-		captureInitFlags(fs)
+		initFlags = new(capture.Flags)
+		initFlags.Register(fs)
 	case binary == Ambassador:
 		config.AmbassadorFlags(fs)
 	case binary == ControlPlane:
@@ -73,6 +76,11 @@ func ParseArgs(binary string, args []string) (*pflag.FlagSet, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("deploytest: %s args: unexpected positional arguments %q", binary, fs.Args())
+	}
+	if initFlags != nil {
+		if err := initFlags.Check(); err != nil {
+			return nil, fmt.Errorf("deploytest: %s init args %q: invalid argument: %w", binary, args, err)
+		}
 	}
 	return fs, nil
 }
@@ -102,19 +110,4 @@ func serveArgs(binary string) []string {
 		return []string{"serve"}
 	}
 	return nil
-}
-
-// captureInitFlags are the flags of `ambassador init` (issue 8). No package
-// exports them yet, so this table is local; when the capture package (or
-// internal/config) registers them, call that instead, as for the root flags.
-func captureInitFlags(fs *pflag.FlagSet) {
-	fs.Uint32("proxy-uid", 1337, "UID whose connections are not captured (the ambassador's); 0 is refused")
-	fs.Uint32("proxy-gid", 1337, "GID whose connections are not captured (the ambassador's); 0 is refused")
-	fs.Uint16("capture-port", 15001, "port of the transparent door that captured TCP is redirected to")
-	fs.UintSlice("exclude-ports", nil, "TCP destination ports not captured")
-	fs.IPNetSlice("exclude-cidrs", nil, "destination CIDRs not captured")
-	fs.IPSlice("dns", nil, "resolvers allowed on port 53 (default: the nameserver lines of /etc/resolv.conf)")
-	fs.Bool("allow-udp", false, "let UDP other than DNS out (uncaptured, ungoverned)")
-	fs.Bool("dry-run", false, "print the ruleset and change nothing")
-	fs.Bool("cleanup", false, "delete the meshlite table and exit")
 }

@@ -210,7 +210,7 @@ func TestTransparentChecksCatchMistakes(t *testing.T) {
 		{"proxy UID root", func(ps *PodSpec) {
 			setFlag(capture(ps), "--proxy-uid", "0")
 			sidecar(ps).SecurityContext.RunAsUser = id(0)
-		}, "0 would exempt root"},
+		}, "must not run as root"},
 		{"capture port differs", func(ps *PodSpec) { setFlag(sidecar(ps), "--transparent", "127.0.0.1:15002") }, "--capture-port is 15001"},
 		{"door on every address", func(ps *PodSpec) { setFlag(sidecar(ps), "--transparent", "0.0.0.0:15001") }, "must be 127.0.0.1"},
 		{"no transparent door", func(ps *PodSpec) { setFlag(sidecar(ps), "--transparent", "") }, "no --transparent door"},
