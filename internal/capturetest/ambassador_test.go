@@ -118,11 +118,11 @@ func copyFile(from, to string, mode os.FileMode) error {
 }
 
 // initCapture runs `ambassador init` as root in the pod.
-func (tp *topology) initCapture(b *binaries, args ...string) string {
-	tp.t.Helper()
+func (tp *topology) initCapture(t *testing.T, b *binaries, args ...string) string {
+	t.Helper()
 	out, err := cmdOutput("ip", append([]string{"netns", "exec", tp.pod, b.ambassador, "init"}, args...)...)
 	if err != nil {
-		tp.t.Fatalf("ambassador init: %v", err)
+		t.Fatalf("ambassador init: %v", err)
 	}
 	return out
 }
@@ -221,8 +221,8 @@ func (a *ambassador) audit() []auditLine {
 // waitAudit waits until a line after the first `from` matches, and
 // returns it. Lines are written after the answer, a connection's only when
 // it closes, so the test polls, bounded.
-func (a *ambassador) waitAudit(from int, what string, match func(auditLine) bool) auditLine {
-	a.t.Helper()
+func (a *ambassador) waitAudit(t *testing.T, from int, what string, match func(auditLine) bool) auditLine {
+	t.Helper()
 	deadline := time.Now().Add(stateWait)
 	for {
 		lines := a.audit()
@@ -236,7 +236,7 @@ func (a *ambassador) waitAudit(from int, what string, match func(auditLine) bool
 			for _, l := range lines[min(from, len(lines)):] {
 				b.WriteString("\n  " + l.String())
 			}
-			a.t.Fatalf("no audit line for %s within %s; lines since the case began:%s", what, stateWait, b.String())
+			t.Fatalf("no audit line for %s within %s; lines since the case began:%s", what, stateWait, b.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -60,7 +60,7 @@ func TestTransparentCapture(t *testing.T) {
 }
 
 func (s *suite) readyWithRightUID(t *testing.T) {
-	r := s.readyz(http.StatusOK, "")
+	r := s.readyz(t, http.StatusOK, "")
 	if r.Status != http.StatusOK {
 		t.Errorf("/readyz: %+v, want 200", r)
 	}
@@ -76,12 +76,12 @@ func (s *suite) allowedHTTP(t *testing.T) {
 			}
 			path := "/allowed-http-v" + strconv.Itoa(family)
 			from := s.amb.mark()
-			r := s.app(action{Kind: "http", Addr: dst, Host: host, Path: path})
+			r := s.app(t, action{Kind: "http", Addr: dst, Host: host, Path: path})
 			if r.Status != http.StatusOK || !strings.Contains(r.Body, `"Server":"allowed"`) || !strings.Contains(r.Body, `"Path":"`+path+`"`) {
 				t.Errorf("GET %s at %s: %+v, want 200 from the allowed upstream", path, dst, r)
 				continue
 			}
-			l := s.amb.waitAudit(from, "GET "+path, toDst(dst, path))
+			l := s.amb.waitAudit(t, from, "GET "+path, toDst(dst, path))
 			checkLine(t, l, map[string]string{"decision": "allow", "rule": "allowed-web", "status": "200"}, "allowed-web")
 		}
 	}
@@ -91,20 +91,20 @@ func (s *suite) allowedHTTP(t *testing.T) {
 // checks that the TLS server saw the name and the audit line on close.
 func (s *suite) allowedTLS(t *testing.T, path string, a action) {
 	a.Kind, a.SNI, a.RootPEM, a.Path = "tls", "allowed.test", s.certPEM, "/"+path
-	hellos := len(s.world.report().Hellos)
+	hellos := len(s.world.report(t).Hellos)
 	from := s.amb.mark()
-	r := s.app(a)
+	r := s.app(t, a)
 	if !r.Handshake || r.Status != http.StatusOK || !strings.Contains(r.Body, `"SNI":"allowed.test"`) {
 		t.Fatalf("TLS to %s with SNI allowed.test: %+v, want a verified handshake and 200 from the TLS server", a.Addr, r)
 	}
 	if a.ALPNPad > 0 && r.HelloLen <= 4096 {
 		t.Errorf("the ClientHello was %d bytes, want over 4 KiB", r.HelloLen)
 	}
-	got := s.world.report().Hellos[hellos:]
+	got := s.world.report(t).Hellos[hellos:]
 	if len(got) != 1 || got[0].SNI != "allowed.test" || got[0].ALPNBytes < a.ALPNPad {
 		t.Errorf("the TLS server saw hellos %+v, want one with SNI allowed.test and %d+ bytes of ALPN", got, a.ALPNPad)
 	}
-	l := s.amb.waitAudit(from, "the TLS connection to "+a.Addr, toDst(a.Addr, ""))
+	l := s.amb.waitAudit(t, from, "the TLS connection to "+a.Addr, toDst(a.Addr, ""))
 	checkLine(t, l, map[string]string{"decision": "allow", "rule": "allowed-web", "sni": "allowed.test"}, "allowed-web")
 	if l.num("bytes_in") < int64(r.HelloLen) || l.num("bytes_out") == 0 {
 		t.Errorf("audit bytes in/out = %d/%d, want at least the %d-byte hello in and the server's flight out; line: %s",
@@ -115,9 +115,9 @@ func (s *suite) allowedTLS(t *testing.T, path string, a action) {
 func (s *suite) deniedName(t *testing.T) {
 	dst := s.tp.decoy.port(4, httpPort)
 	from := s.amb.mark()
-	r := s.app(action{Kind: "http", Addr: dst, Host: "decoy.test", Path: "/denied-name"})
+	r := s.app(t, action{Kind: "http", Addr: dst, Host: "decoy.test", Path: "/denied-name"})
 	checkForbidden(t, r, "decoy.test")
-	l := s.amb.waitAudit(from, "GET /denied-name", toDst(dst, "/denied-name"))
+	l := s.amb.waitAudit(t, from, "GET /denied-name", toDst(dst, "/denied-name"))
 	checkLine(t, l, map[string]string{"decision": "deny", "status": "403", "upstream": ""}, "decoy.test")
 	s.decoyGotNothing(t, false, dst)
 }
@@ -130,16 +130,16 @@ func (s *suite) deniedLiteralIP(t *testing.T) {
 		if family == 6 {
 			host = "[" + s.tp.decoy.v6.String() + "]"
 		}
-		r := s.app(action{Kind: "http", Addr: dst, Host: host, Path: "/literal-ip"})
+		r := s.app(t, action{Kind: "http", Addr: dst, Host: host, Path: "/literal-ip"})
 		checkForbidden(t, r, "cidrs")
-		l := s.amb.waitAudit(from, "GET /literal-ip at "+dst, toDst(dst, "/literal-ip"))
+		l := s.amb.waitAudit(t, from, "GET /literal-ip at "+dst, toDst(dst, "/literal-ip"))
 		checkLine(t, l, map[string]string{"decision": "deny", "status": "403", "upstream": ""}, "cidrs")
 		s.decoyGotNothing(t, false, dst)
 	}
 }
 
 func (s *suite) deniedRawTCP(t *testing.T) {
-	conns := s.world.report().HTTPConns
+	conns := s.world.report(t).HTTPConns
 	for _, c := range []struct{ dst, reason string }{
 		{s.tp.decoy.port(4, echoPort), "cidrs"},
 		{s.tp.decoy.port(6, echoPort), "cidrs"},
@@ -147,14 +147,14 @@ func (s *suite) deniedRawTCP(t *testing.T) {
 		{s.tp.allowed.port(4, altPort), "not " + strconv.Itoa(altPort)},
 	} {
 		from := s.amb.mark()
-		r := s.app(action{Kind: "tcp", Addr: c.dst, Payload: "not a protocol the door knows\n"})
+		r := s.app(t, action{Kind: "tcp", Addr: c.dst, Payload: "not a protocol the door knows\n"})
 		if r.Received != "" {
 			t.Errorf("raw TCP to %s: received %q, want nothing", c.dst, r.Received)
 		}
-		l := s.amb.waitAudit(from, "raw TCP to "+c.dst, toDst(c.dst, ""))
+		l := s.amb.waitAudit(t, from, "raw TCP to "+c.dst, toDst(c.dst, ""))
 		checkLine(t, l, map[string]string{"decision": "deny", "upstream": ""}, c.reason)
 	}
-	if n := s.world.report().HTTPConns; n != conns {
+	if n := s.world.report(t).HTTPConns; n != conns {
 		t.Errorf("the allowed upstream accepted %d connections for denied raw TCP", n-conns)
 	}
 	s.decoyGotNothing(t, false, s.tp.decoy.port(4, echoPort), s.tp.decoy.port(6, echoPort))
@@ -165,11 +165,11 @@ func (s *suite) deniedRawTCP(t *testing.T) {
 func (s *suite) silentToDecoy(t *testing.T) {
 	dst := s.tp.decoy.port(4, altPort)
 	from := s.amb.mark()
-	r := s.app(action{Kind: "tcp", Addr: dst, Silent: true})
+	r := s.app(t, action{Kind: "tcp", Addr: dst, Silent: true})
 	if r.Received != "" {
 		t.Errorf("silent TCP to %s: received %q, want nothing", dst, r.Received)
 	}
-	l := s.amb.waitAudit(from, "silent TCP to "+dst, toDst(dst, ""))
+	l := s.amb.waitAudit(t, from, "silent TCP to "+dst, toDst(dst, ""))
 	checkLine(t, l, map[string]string{"decision": "deny", "upstream": ""}, "cidrs")
 	s.decoyGotNothing(t, false, dst)
 }
@@ -178,18 +178,18 @@ func (s *suite) allowedRawTCP(t *testing.T) {
 	for _, family := range []int{4, 6} {
 		dst := s.tp.allowed.port(family, echoPort)
 		payload := "echo me over IPv" + strconv.Itoa(family) + "\n"
-		echoes := len(s.world.report().Echo)
+		echoes := len(s.world.report(t).Echo)
 		from := s.amb.mark()
-		r := s.app(action{Kind: "tcp", Addr: dst, Payload: payload})
+		r := s.app(t, action{Kind: "tcp", Addr: dst, Payload: payload})
 		if r.Received != payload || r.Err != "" {
 			t.Errorf("raw TCP to %s: %+v, want the payload echoed", dst, r)
 		}
-		l := s.amb.waitAudit(from, "raw TCP to "+dst, toDst(dst, ""))
+		l := s.amb.waitAudit(t, from, "raw TCP to "+dst, toDst(dst, ""))
 		checkLine(t, l, map[string]string{"decision": "allow", "rule": "echo-by-address"}, "echo-by-address")
 		if l.num("bytes_in") != int64(len(payload)) || l.num("bytes_out") != int64(len(payload)) {
 			t.Errorf("audit bytes in/out = %d/%d, want %d/%d", l.num("bytes_in"), l.num("bytes_out"), len(payload), len(payload))
 		}
-		if got := s.world.report().Echo[echoes:]; len(got) != 1 || string(got[0].Data) != payload {
+		if got := s.world.report(t).Echo[echoes:]; len(got) != 1 || string(got[0].Data) != payload {
 			t.Errorf("the echo saw %+v, want one connection carrying %q", got, payload)
 		}
 	}
@@ -200,14 +200,14 @@ func (s *suite) hostAimedAtDecoy(t *testing.T) {
 		dst := s.tp.decoy.port(family, httpPort)
 		path := "/host-aimed-at-decoy-v" + strconv.Itoa(family)
 		from := s.amb.mark()
-		r := s.app(action{Kind: "http", Addr: dst, Host: "allowed.test", Path: path})
+		r := s.app(t, action{Kind: "http", Addr: dst, Host: "allowed.test", Path: path})
 		switch {
 		case r.Status == http.StatusOK && strings.Contains(r.Body, `"Server":"allowed"`):
 		case r.Status == http.StatusForbidden:
 		default:
 			t.Errorf("GET %s with Host allowed.test at %s: %+v, want 200 from the allowed upstream or 403", path, dst, r)
 		}
-		l := s.amb.waitAudit(from, "GET "+path, toDst(dst, path))
+		l := s.amb.waitAudit(t, from, "GET "+path, toDst(dst, path))
 		if up := l.str("upstream"); up != "" && !strings.Contains(up, s.tp.allowed.v4.String()) && !strings.Contains(up, s.tp.allowed.v6.String()) {
 			t.Errorf("audit upstream %q is not the allowed host; line: %s", up, l)
 		}
@@ -222,7 +222,7 @@ func (s *suite) hostAimedAtDecoy(t *testing.T) {
 func (s *suite) keptAliveSecondHost(t *testing.T) {
 	dst := s.tp.decoy.port(4, httpPort)
 	from := s.amb.mark()
-	r := s.app(action{Kind: "http", Addr: dst, Host: "allowed.test", Path: "/kept-alive", Then: []string{"decoy.test"}})
+	r := s.app(t, action{Kind: "http", Addr: dst, Host: "allowed.test", Path: "/kept-alive", Then: []string{"decoy.test"}})
 	if r.Status != http.StatusOK && r.Status != http.StatusForbidden {
 		t.Errorf("first request (Host allowed.test) at %s: %+v, want 200 or 403", dst, r)
 	}
@@ -231,7 +231,7 @@ func (s *suite) keptAliveSecondHost(t *testing.T) {
 	}
 	if len(r.Then) == 1 && r.Then[0].Status != 0 {
 		checkForbidden(t, r.Then[0], "decoy.test")
-		l := s.amb.waitAudit(from, "the second request", func(l auditLine) bool {
+		l := s.amb.waitAudit(t, from, "the second request", func(l auditLine) bool {
 			return toDst(dst, "/kept-alive")(l) && strings.Contains(l.str("url"), "decoy.test")
 		})
 		checkLine(t, l, map[string]string{"decision": "deny", "upstream": ""}, "decoy.test")
@@ -243,11 +243,11 @@ func (s *suite) sniAimedAtDecoy(t *testing.T) {
 	for _, family := range []int{4, 6} {
 		dst := s.tp.decoy.port(family, tlsPort)
 		from := s.amb.mark()
-		r := s.app(action{Kind: "tls", Addr: dst, SNI: "allowed.test", RootPEM: s.certPEM, Path: "/sni-aimed-at-decoy"})
+		r := s.app(t, action{Kind: "tls", Addr: dst, SNI: "allowed.test", RootPEM: s.certPEM, Path: "/sni-aimed-at-decoy"})
 		if r.Handshake && !strings.Contains(r.Body, `"SNI":"allowed.test"`) {
 			t.Errorf("TLS with SNI allowed.test at %s: %+v; a completed handshake must be with the TLS server", dst, r)
 		}
-		s.amb.waitAudit(from, "the TLS connection to "+dst, toDst(dst, ""))
+		s.amb.waitAudit(t, from, "the TLS connection to "+dst, toDst(dst, ""))
 		s.decoyGotNothing(t, false, dst)
 	}
 }
@@ -258,18 +258,18 @@ func (s *suite) tlsWithoutSNI(t *testing.T) {
 		// The cidrs rule names the allowed host's address, for another port.
 		{s.tp.allowed.port(4, tlsPort), "not " + strconv.Itoa(tlsPort)},
 	} {
-		hellos := len(s.world.report().Hellos)
+		hellos := len(s.world.report(t).Hellos)
 		from := s.amb.mark()
-		r := s.app(action{Kind: "tls", Addr: c.dst, Path: "/no-sni"})
+		r := s.app(t, action{Kind: "tls", Addr: c.dst, Path: "/no-sni"})
 		if r.Handshake {
 			t.Errorf("TLS without SNI to %s: %+v, want the connection closed before a handshake", c.dst, r)
 		}
-		l := s.amb.waitAudit(from, "the TLS connection without SNI to "+c.dst, toDst(c.dst, ""))
+		l := s.amb.waitAudit(t, from, "the TLS connection without SNI to "+c.dst, toDst(c.dst, ""))
 		checkLine(t, l, map[string]string{"decision": "deny", "upstream": ""}, c.reason)
 		if sni := l.str("sni"); sni != "" {
 			t.Errorf("audit sni = %q for a hello without one", sni)
 		}
-		if got := s.world.report().Hellos[hellos:]; len(got) != 0 {
+		if got := s.world.report(t).Hellos[hellos:]; len(got) != 0 {
 			t.Errorf("the TLS server saw %+v, want no hello", got)
 		}
 	}
@@ -282,11 +282,11 @@ func (s *suite) ipv6ToDecoy(t *testing.T) {
 		dst := s.tp.decoy.port(6, port)
 		dsts = append(dsts, dst)
 		from := s.amb.mark()
-		r := s.app(action{Kind: "tcp", Addr: dst, Payload: "raw bytes over IPv6\n"})
+		r := s.app(t, action{Kind: "tcp", Addr: dst, Payload: "raw bytes over IPv6\n"})
 		if r.Received != "" {
 			t.Errorf("TCP over IPv6 to %s: received %q, want nothing", dst, r.Received)
 		}
-		l := s.amb.waitAudit(from, "TCP over IPv6 to "+dst, toDst(dst, ""))
+		l := s.amb.waitAudit(t, from, "TCP over IPv6 to "+dst, toDst(dst, ""))
 		checkLine(t, l, map[string]string{"decision": "deny", "upstream": ""}, "")
 	}
 	s.decoyGotNothing(t, false, dsts...)
@@ -295,7 +295,7 @@ func (s *suite) ipv6ToDecoy(t *testing.T) {
 func (s *suite) udpToDecoy(t *testing.T) {
 	dsts := []string{s.tp.decoy.port(4, udpPort), s.tp.decoy.port(6, udpPort), s.tp.decoy.port(4, dnsPort), s.tp.decoy.port(6, dnsPort)}
 	for _, dst := range dsts {
-		r := s.app(action{Kind: "udp", Addr: dst, Payload: "a datagram that must not leave the pod"})
+		r := s.app(t, action{Kind: "udp", Addr: dst, Payload: "a datagram that must not leave the pod"})
 		if r.Received != "" {
 			t.Errorf("UDP to %s: received %q, want nothing", dst, r.Received)
 		}
@@ -307,11 +307,11 @@ func (s *suite) udpToDecoy(t *testing.T) {
 func (s *suite) dnsToResolver(t *testing.T) {
 	dst := s.tp.resolver.port(4, dnsPort)
 	payload := "a query to the pod's resolver"
-	if r := s.app(action{Kind: "udp", Addr: dst, Payload: payload}); r.Err != "" {
+	if r := s.app(t, action{Kind: "udp", Addr: dst, Payload: payload}); r.Err != "" {
 		t.Errorf("UDP to the resolver %s: %s", dst, r.Err)
 	}
 	for deadline := time.Now().Add(stateWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, d := range s.world.report().Datagrams {
+		for _, d := range s.world.report(t).Datagrams {
 			if string(d.Data) == payload && sameAddrPort(d.Local, dst) {
 				return
 			}
@@ -323,11 +323,11 @@ func (s *suite) dnsToResolver(t *testing.T) {
 func (s *suite) loop(t *testing.T) {
 	for _, door := range []string{"127.0.0.1:15001", "[::1]:15001"} {
 		from := s.amb.mark()
-		r := s.app(action{Kind: "http", Addr: door, Host: "allowed.test", Path: "/loop"})
+		r := s.app(t, action{Kind: "http", Addr: door, Host: "allowed.test", Path: "/loop"})
 		if r.Status == http.StatusOK {
 			t.Errorf("GET straight to the capture port %s: %+v, want it denied", door, r)
 		}
-		l := s.amb.waitAudit(from, "the connection to "+door, func(l auditLine) bool {
+		l := s.amb.waitAudit(t, from, "the connection to "+door, func(l auditLine) bool {
 			return l.str("door") == "transparent" && l.str("decision") == "deny" && strings.Contains(l.str("reason"), "loop")
 		})
 		checkLine(t, l, map[string]string{"upstream": ""}, "loop")
@@ -336,19 +336,19 @@ func (s *suite) loop(t *testing.T) {
 }
 
 func (s *suite) initTwice(t *testing.T) {
-	first := s.tp.ruleset()
+	first := s.tp.ruleset(t)
 	if !strings.Contains(first, "table inet meshlite") {
 		t.Fatalf("the pod's ruleset has no table inet meshlite:\n%s", first)
 	}
-	s.tp.initCapture(s.bins)
-	if again := s.tp.ruleset(); again != first {
+	s.tp.initCapture(t, s.bins)
+	if again := s.tp.ruleset(t); again != first {
 		t.Errorf("ruleset after a second init:\n%s\nwant it as after the first:\n%s", again, first)
 	}
 }
 
 func (s *suite) cleanup(t *testing.T) {
-	s.tp.initCapture(s.bins, "--cleanup")
-	if got := s.tp.ruleset(); got != s.before {
+	s.tp.initCapture(t, s.bins, "--cleanup")
+	if got := s.tp.ruleset(t); got != s.before {
 		t.Errorf("ruleset after --cleanup:\n%s\nwant it as before init:\n%s", got, s.before)
 	}
 }
@@ -360,9 +360,9 @@ func TestSelfCheckWrongProxyUID(t *testing.T) {
 	testnet.RequireNetns(t, "ip", "nft", "setpriv")
 	tp := newTopology(t)
 	bins := buildBinaries(t)
-	tp.initCapture(bins, "--proxy-uid", strconv.Itoa(proxyUID), "--proxy-gid", strconv.Itoa(proxyUID))
+	tp.initCapture(t, bins, "--proxy-uid", strconv.Itoa(proxyUID), "--proxy-gid", strconv.Itoa(proxyUID))
 	amb := tp.startAmbassador(bins, proxyUID+1, tp.captureTable())
-	r := tp.runClient(bins, appUID, action{Kind: "readyz", Addr: adminAddr, WantStatus: http.StatusServiceUnavailable, WantBody: "--proxy-uid"})
+	r := tp.runClient(t, bins, appUID, action{Kind: "readyz", Addr: adminAddr, WantStatus: http.StatusServiceUnavailable, WantBody: "--proxy-uid"})
 	if r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, "--proxy-uid") {
 		t.Errorf("/readyz of an ambassador running as %d with the capture for %d: %+v, want 503 naming --proxy-uid", proxyUID+1, proxyUID, r)
 	}

@@ -120,8 +120,8 @@ func TestCaptureHelper(t *testing.T) {
 
 // runClient runs a in the pod as uid (with the same gid and no
 // supplementary groups) and returns its result.
-func (tp *topology) runClient(bins *binaries, uid int, a action) result {
-	tp.t.Helper()
+func (tp *topology) runClient(t *testing.T, bins *binaries, uid int, a action) result {
+	t.Helper()
 	b, _ := json.Marshal(a)
 	id := strconv.Itoa(uid)
 	ctx, cancel := context.WithTimeout(context.Background(), actionWait+5*time.Second)
@@ -138,12 +138,12 @@ func (tp *topology) runClient(bins *binaries, uid int, a action) result {
 		if rest, ok := strings.CutPrefix(line, resultPrefix); ok {
 			var r result
 			if jerr := json.Unmarshal([]byte(rest), &r); jerr != nil {
-				tp.t.Fatalf("client %s: bad result %q: %v", a.Kind, rest, jerr)
+				t.Fatalf("client %s: bad result %q: %v", a.Kind, rest, jerr)
 			}
 			return r
 		}
 	}
-	tp.t.Fatalf("client %s %s as %d: no result (%v): %s", a.Kind, a.Addr, uid, err, out)
+	t.Fatalf("client %s %s as %d: no result (%v): %s", a.Kind, a.Addr, uid, err, out)
 	return result{}
 }
 

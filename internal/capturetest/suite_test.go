@@ -54,10 +54,10 @@ func newSuite(t *testing.T) *suite {
 	certPEM, keyPEM := selfSigned(t, "allowed.test")
 	s.certPEM = string(certPEM)
 	s.world = s.tp.startWorld(s.bins, certPEM, keyPEM)
-	s.before = s.tp.ruleset()
-	s.tp.initCapture(s.bins)
+	s.before = s.tp.ruleset(t)
+	s.tp.initCapture(t, s.bins)
 	s.amb = s.tp.startAmbassador(s.bins, proxyUID, s.tp.captureTable())
-	if r := s.readyz(http.StatusOK, ""); r.Status != http.StatusOK {
+	if r := s.readyz(t, http.StatusOK, ""); r.Status != http.StatusOK {
 		t.Fatalf("ambassador not ready within %s: %+v", actionWait, r)
 	}
 	return s
@@ -65,13 +65,15 @@ func newSuite(t *testing.T) *suite {
 
 // readyz polls /readyz from inside the pod (as the app) until it answers
 // status with a body containing body, and returns the last answer.
-func (s *suite) readyz(status int, body string) result {
-	return s.tp.runClient(s.bins, appUID, action{Kind: "readyz", Addr: adminAddr, WantStatus: status, WantBody: body})
+func (s *suite) readyz(t *testing.T, status int, body string) result {
+	t.Helper()
+	return s.tp.runClient(t, s.bins, appUID, action{Kind: "readyz", Addr: adminAddr, WantStatus: status, WantBody: body})
 }
 
 // app runs a as the app's user.
-func (s *suite) app(a action) result {
-	return s.tp.runClient(s.bins, appUID, a)
+func (s *suite) app(t *testing.T, a action) result {
+	t.Helper()
+	return s.tp.runClient(t, s.bins, appUID, a)
 }
 
 // selfSigned returns a certificate for name that is its own root.
@@ -180,12 +182,12 @@ func (s *suite) decoyBeforeMarkers(t *testing.T, udp bool, addrs ...string) []st
 	for _, addr := range addrs {
 		m := fmt.Sprintf("%s%d", markerPrefix, s.markers.Add(1))
 		want[m] = true
-		if r := s.tp.runClient(s.bins, proxyUID, action{Kind: kind, Addr: addr, Payload: m}); r.Err != "" {
+		if r := s.tp.runClient(t, s.bins, proxyUID, action{Kind: kind, Addr: addr, Payload: m}); r.Err != "" {
 			t.Fatalf("marker to %s as the proxy user: %s", addr, r.Err)
 		}
 	}
 	for deadline := time.Now().Add(stateWait); ; time.Sleep(20 * time.Millisecond) {
-		got := s.decoyRecords(s.world.report(), udp)
+		got := s.decoyRecords(s.world.report(t), udp)
 		for _, g := range got {
 			delete(want, g)
 		}

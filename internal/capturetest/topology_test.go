@@ -151,11 +151,11 @@ func (tp *topology) teardown() {
 }
 
 // ruleset lists the pod's nftables ruleset.
-func (tp *topology) ruleset() string {
-	tp.t.Helper()
+func (tp *topology) ruleset(t *testing.T) string {
+	t.Helper()
 	out, err := cmdOutput("ip", "netns", "exec", tp.pod, "nft", "list", "ruleset")
 	if err != nil {
-		tp.t.Fatalf("listing the pod's ruleset: %v", err)
+		t.Fatalf("listing the pod's ruleset: %v", err)
 	}
 	return out
 }

@@ -156,11 +156,11 @@ func (w *worldHelper) stop() {
 }
 
 // report returns everything the world has received so far.
-func (w *worldHelper) report() worldReport {
-	w.t.Helper()
+func (w *worldHelper) report(t *testing.T) worldReport {
+	t.Helper()
 	r, err := w.fetch()
 	if err != nil {
-		w.t.Fatalf("world: reading the report: %v; output: %s", err, w.stderr)
+		t.Fatalf("world: reading the report: %v; output: %s", err, w.stderr)
 	}
 	return r
 }
