@@ -203,7 +203,9 @@ func (s *suite) hostAimedAtDecoy(t *testing.T) {
 		r := s.app(t, action{Kind: "http", Addr: dst, Host: "allowed.test", Path: path})
 		switch {
 		case r.Status == http.StatusOK && strings.Contains(r.Body, `"Server":"allowed"`):
+			t.Logf("Host allowed.test at %s: answered by the allowed upstream", dst)
 		case r.Status == http.StatusForbidden:
+			t.Logf("Host allowed.test at %s: denied: %s", dst, r.Reason)
 		default:
 			t.Errorf("GET %s with Host allowed.test at %s: %+v, want 200 from the allowed upstream or 403", path, dst, r)
 		}
@@ -247,6 +249,7 @@ func (s *suite) sniAimedAtDecoy(t *testing.T) {
 		if r.Handshake && !strings.Contains(r.Body, `"SNI":"allowed.test"`) {
 			t.Errorf("TLS with SNI allowed.test at %s: %+v; a completed handshake must be with the TLS server", dst, r)
 		}
+		t.Logf("SNI allowed.test at %s: handshake %v, status %d, %s", dst, r.Handshake, r.Status, r.Err)
 		s.amb.waitAudit(t, from, "the TLS connection to "+dst, toDst(dst, ""))
 		s.decoyGotNothing(t, false, dst)
 	}
