@@ -17,7 +17,7 @@ import (
 	"github.com/meshlite/meshlite/bench/internal/report"
 )
 
-var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "go-reverseproxy", "nginx", "haproxy", "squid"}
+var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "meshlite-transparent", "go-reverseproxy", "nginx", "haproxy", "squid"}
 
 // selection is the ordered list of contenders to run, plus rows for those
 // that cannot run here and the version line of each peer.
@@ -82,7 +82,7 @@ func wanted(only string) (map[string]bool, error) {
 	return want, nil
 }
 
-// ambassadorBin caches one build attempt for both ambassador doors.
+// ambassadorBin caches one build attempt for the three ambassador doors.
 var ambassadorBin struct {
 	tried bool
 	path  string
@@ -108,6 +108,11 @@ func build(ctx context.Context, name string, o options, tmp string, log *slog.Lo
 		}
 		return contender.GoProxy{Binary: bin}, runtime.Version(), ""
 	}
+	if name == "meshlite-transparent" {
+		if why := contender.TransparentMissing(); why != "" {
+			return nil, "", why
+		}
+	}
 	if !ambassadorBin.tried {
 		ambassadorBin.tried = true
 		log.Info("building ambassador", "module", o.mainModule)
@@ -116,11 +121,14 @@ func build(ctx context.Context, name string, o options, tmp string, log *slog.Lo
 	if ambassadorBin.err != nil {
 		return nil, "", "cannot build the ambassador binary: " + ambassadorBin.err.Error()
 	}
-	door := contender.MappingDoor
-	if name == "meshlite-forward" {
-		door = contender.ForwardDoor
+	version := gitDescribe(o.mainModule)
+	switch name {
+	case "meshlite-transparent":
+		return contender.Transparent{Binary: ambassadorBin.path}, version, ""
+	case "meshlite-forward":
+		return contender.Ambassador{Binary: ambassadorBin.path, Door: contender.ForwardDoor}, version, ""
 	}
-	return contender.Ambassador{Binary: ambassadorBin.path, Door: door}, gitDescribe(o.mainModule), ""
+	return contender.Ambassador{Binary: ambassadorBin.path, Door: contender.MappingDoor}, version, ""
 }
 
 func peerContender(name, bin string) contender.Contender {
@@ -143,6 +151,8 @@ func describe(name string) string {
 		return contender.Ambassador{Door: contender.MappingDoor}.Describe()
 	case "meshlite-forward":
 		return contender.Ambassador{Door: contender.ForwardDoor}.Describe()
+	case "meshlite-transparent":
+		return contender.Transparent{}.Describe()
 	case "nginx":
 		return contender.Nginx{}.Describe()
 	case "haproxy":

@@ -4,6 +4,7 @@ package contender
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,6 +29,10 @@ type Env struct {
 	Upstream string // upstream host:port on loopback, serving UpstreamPath
 	CPU      string // CPU list for taskset (e.g. "0"); "" = no pinning
 	Log      *slog.Logger
+	// ServeUpstream makes the same upstream also listen on addr (host:port,
+	// port 0 = any free one) until the returned listener is closed, for a
+	// contender that cannot reach loopback; nil = not offered.
+	ServeUpstream func(addr string) (net.Listener, error)
 }
 
 // UpstreamPath is the upstream resource every contender must reach.
@@ -41,6 +46,10 @@ const ProxiedPath = "/api"
 type Target struct {
 	URL   string   // GET this URL
 	Proxy *url.URL // through this forward proxy; nil = connect to URL's host
+	// Dial opens the load generator's connections; nil = an ordinary
+	// dialer here. A contender whose client must sit elsewhere (in another
+	// network namespace) sets it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Instance is a started contender.
@@ -51,14 +60,22 @@ type Instance struct {
 	// LogFile counts one line per request (access or audit log); "" = none.
 	LogFile string
 	proc    *daemon
+	// teardown undoes what Start set up besides the process (a network
+	// namespace, say), after the process has stopped; nil = nothing.
+	teardown func() error
 }
 
-// Stop ends the contender's processes and waits for them.
+// Stop ends the contender's processes, waits for them and tears down what
+// else the contender set up.
 func (i *Instance) Stop() error {
-	if i.proc == nil {
-		return nil
+	var err error
+	if i.proc != nil {
+		err = i.proc.stop()
 	}
-	return i.proc.stop()
+	if i.teardown != nil {
+		err = errors.Join(err, i.teardown())
+	}
+	return err
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

@@ -100,7 +100,7 @@ func (d *daemon) stop() error {
 // WaitReady polls the target until it answers 200 with a body of wantBytes,
 // the process exits, or timeout passes.
 func (i *Instance) WaitReady(ctx context.Context, wantBytes int, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(i.Target.Proxy)}}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(i.Target.Proxy), DialContext: i.Target.Dial}}
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -40,7 +40,7 @@ func Measure(ctx context.Context, cfg Config, up *Upstream, c contender.Contende
 		return row
 	}
 	_ = os.Chmod(dir, 0o755)
-	env := contender.Env{Dir: dir, Upstream: up.Addr, CPU: cfg.ProxyCPU, Log: cfg.Log}
+	env := contender.Env{Dir: dir, Upstream: up.Addr, CPU: cfg.ProxyCPU, Log: cfg.Log, ServeUpstream: up.ServeOn}
 	inst, err := c.Start(ctx, env)
 	if err != nil {
 		row.Skipped = err.Error()
@@ -70,7 +70,7 @@ func Measure(ctx context.Context, cfg Config, up *Upstream, c contender.Contende
 }
 
 func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row *report.Row) error {
-	spec := load.Spec{URL: inst.Target.URL, Proxy: inst.Target.Proxy, Rate: cfg.Rate, Connections: cfg.Connections}
+	spec := load.Spec{URL: inst.Target.URL, Proxy: inst.Target.Proxy, Dial: inst.Target.Dial, Rate: cfg.Rate, Connections: cfg.Connections}
 	if cfg.Warmup > 0 {
 		spec.Duration = cfg.Warmup
 		if _, err := load.Run(ctx, spec); err != nil {

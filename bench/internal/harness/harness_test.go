@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,41 @@ func TestBuildAmbassadorWithoutSource(t *testing.T) {
 	_, err := contender.BuildAmbassador(context.Background(), t.TempDir(), t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "no cmd/ambassador") {
 		t.Fatalf("err = %v, want it to say cmd/ambassador is missing", err)
+	}
+}
+
+// TestUpstreamServeOn checks the extra listener serves the same answer and
+// stops when closed, while the upstream's own address keeps serving.
+func TestUpstreamServeOn(t *testing.T) {
+	up, err := StartUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	l, err := up.ServeOn("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(addr string) (int, error) {
+		resp, err := http.Get("http://" + addr + contender.UpstreamPath)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return len(body), err
+	}
+	if n, err := get(l.Addr().String()); err != nil || n != BodyBytes {
+		t.Fatalf("GET on the extra listener: %d bytes, %v; want %d", n, err, BodyBytes)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if _, err := get(l.Addr().String()); err == nil {
+		t.Fatal("GET on the closed extra listener succeeded")
+	}
+	if n, err := get(up.Addr); err != nil || n != BodyBytes {
+		t.Fatalf("GET on the upstream's own address after closing the extra one: %d bytes, %v", n, err)
 	}
 }

@@ -49,6 +49,18 @@ func StartUpstream() (*Upstream, error) {
 	return u, nil
 }
 
+// ServeOn also serves the upstream on addr (host:port; port 0 = any free
+// one) until the returned listener is closed or the upstream stops: the
+// same server, for a contender whose proxy cannot reach loopback.
+func (u *Upstream) ServeOn(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	go func() { _ = u.srv.Serve(l) }()
+	return l, nil
+}
+
 // Close stops the server, waiting at most 5 s for open requests.
 func (u *Upstream) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,6 +32,10 @@ type Spec struct {
 	Connections int           // max TCP connections to the target (or proxy); also the closed-loop concurrency
 	Duration    time.Duration // length of the run
 	Timeout     time.Duration // per-request timeout; 0 = 10 s
+	// Dial opens the load generator's connections; nil = an ordinary
+	// dialer in this network namespace. A contender whose client lives
+	// elsewhere (another network namespace) supplies its own.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Result is what one run measured.
@@ -111,6 +116,13 @@ func newAttacker(s Spec) *vegeta.Attacker {
 		vegeta.Proxy(proxy),
 		vegeta.MaxBody(0), // read and discard bodies; keep no copy per result
 		vegeta.Redirects(vegeta.NoFollow),
+	}
+	if s.Dial != nil {
+		// A client of our own whose transport dials with s.Dial, given
+		// first so that the options above tune its transport as they
+		// would tune vegeta's.
+		own := &http.Client{Transport: &http.Transport{DialContext: s.Dial, TLSClientConfig: vegeta.DefaultTLSConfig}}
+		opts = append([]func(*vegeta.Attacker){vegeta.Client(own)}, opts...)
 	}
 	if s.Rate == 0 {
 		// Closed loop: exactly Connections workers, each waiting for its answer.

@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -92,6 +94,38 @@ func TestRun(t *testing.T) {
 				t.Fatalf("latency from schedule %s below service time %s", res.Latency.P50, res.Service.P50)
 			}
 		})
+	}
+}
+
+// TestRunDialsWithSpecDial sends every connection through Spec.Dial: the
+// URL names a host that only that dialer knows, and the connections it
+// opened are counted, within the connection limit.
+func TestRunDialsWithSpecDial(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	var dials atomic.Int64
+	var d net.Dialer
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != "upstream.invalid:80" {
+			return nil, fmt.Errorf("dial %s: unexpected address", addr)
+		}
+		dials.Add(1)
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	for _, rate := range []int{200, 0} {
+		dials.Store(0)
+		res, err := Run(context.Background(), Spec{URL: "http://upstream.invalid/ok", Rate: rate, Connections: 3, Duration: 200 * time.Millisecond, Dial: dial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests == 0 || res.Errors != 0 {
+			t.Fatalf("rate %d: %d requests, %d errors %q", rate, res.Requests, res.Errors, res.ErrorSample)
+		}
+		if n := dials.Load(); n < 1 || n > 3 {
+			t.Fatalf("rate %d: Dial called %d times, want 1 to 3 (the connection limit)", rate, n)
+		}
 	}
 }
 
