@@ -33,8 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
 )
 
@@ -74,7 +72,8 @@ type Door struct {
 	wg     sync.WaitGroup
 
 	check atomic.Pointer[checkResult]
-	probe atomic.Pointer[probe]
+	probe atomic.Pointer[netip.AddrPort]
+	slots slots
 }
 
 // Open listens and starts serving.
@@ -88,7 +87,7 @@ func Open(opts Options) (*Door, error) {
 	if opts.Self == nil {
 		opts.Self = func() []netip.AddrPort { return nil }
 	}
-	d := &Door{opts: opts, log: opts.Logger}
+	d := &Door{opts: opts, log: opts.Logger, slots: newSlots(opts.MaxConnections)}
 	if err := d.listen(); err != nil {
 		return nil, err
 	}
@@ -140,31 +139,37 @@ func (d *Door) listen() error {
 
 func (d *Door) add(ln net.Listener) {
 	d.addrs = append(d.addrs, addrPortOf(ln.Addr()))
-	if d.opts.MaxConnections > 0 {
-		ln = netutil.LimitListener(ln, d.opts.MaxConnections)
-	}
 	d.lns = append(d.lns, ln)
 }
 
 // Addrs lists the addresses the door listens on.
 func (d *Door) Addrs() []netip.AddrPort { return d.addrs }
 
+// accept serves ln until it is closed, holding at most MaxConnections
+// connections of the door at once (Accept waits while at the cap).
 func (d *Door) accept(ln net.Listener) {
 	for {
+		if !d.slots.acquire(d.ctx) {
+			return
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			d.slots.release()
 			if !errors.Is(err, net.ErrClosed) {
 				d.log.Error("transparent door stopped accepting", "addr", ln.Addr().String(), "err", err)
 			}
 			return
 		}
-		go d.handle(c)
+		go d.handle(c.(*net.TCPConn))
 	}
 }
 
-// handle finds where c was going and hands it to the pipeline.
-func (d *Door) handle(c net.Conn) {
-	orig, err := originalDst(c)
+// handle finds where c was going and hands it to the pipeline. The
+// original destination is read from the socket itself, before c is
+// wrapped.
+func (d *Door) handle(tc *net.TCPConn) {
+	orig, err := originalDst(tc)
+	c := d.slots.track(tc)
 	s := proxy.Stream{Conn: c, Original: orig, Protocol: proxy.ProtocolTCP}
 	switch {
 	case err != nil:

@@ -1,7 +1,6 @@
 package transparent
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -18,11 +17,7 @@ const ip6tSOOriginalDst = 80
 // redirected the connection to the door, from the connection tracking
 // entry (SO_ORIGINAL_DST for IPv4, IP6T_SO_ORIGINAL_DST for IPv6). It reads
 // the socket through SyscallConn, without duplicating the descriptor.
-func originalDst(c net.Conn) (netip.AddrPort, error) {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return netip.AddrPort{}, errors.New("not a TCP connection")
-	}
+func originalDst(tc *net.TCPConn) (netip.AddrPort, error) {
 	raw, err := tc.SyscallConn()
 	if err != nil {
 		return netip.AddrPort{}, err
