@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/meshlite/meshlite/internal/ambassador/capture/nstest"
+	"github.com/meshlite/meshlite/internal/testnet"
 	"github.com/meshlite/meshlite/internal/cli"
 )
 
@@ -231,10 +232,8 @@ func TestInitInANamespace(t *testing.T) {
 // only NET_ADMIN added), then with none: the first installs, the second fails
 // with a hint and changes nothing.
 func TestInitNeedsOnlyNetAdmin(t *testing.T) {
+	testnet.RequireNetns(t, "ip", "nft", "setpriv")
 	ns := nstest.NewNS(t)
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv (util-linux) is missing")
-	}
 	conf := resolvConf(t)
 	none := []string{"setpriv", "--bounding-set=-all", "--inh-caps=-all"}
 	r := runInNSWith(t, ns, none, "init", "--resolv-conf", conf)
