@@ -35,6 +35,12 @@
 // accept, but its last rule rejects) decides what may leave at all:
 //
 //   - the ambassador's own traffic and loopback are accepted, as above;
+//   - ct state invalid drop: a packet that connection tracking cannot place
+//     in a connection (an out-of-window TCP segment, one crafted by a
+//     process with CAP_NET_RAW) never reaches nat_output, which sees only
+//     tracked connections, so it is not redirected; without this rule
+//     "meta l4proto tcp accept" would let it leave the pod past the
+//     ambassador. Istio-style redirects drop INVALID for the same reason;
 //   - ct state established,related accept: replies and the ICMP errors of
 //     connections already let out;
 //   - meta l4proto tcp accept: TCP was redirected by nat_output (or

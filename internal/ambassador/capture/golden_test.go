@@ -94,8 +94,9 @@ func TestRulesCountsBothChains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// nat: owner, lo, DNS, redirect; filter: owner, lo, ct, tcp, DNS, ND, reject.
-	if got, want := rs.Rules(), 11; got != want {
+	// nat: owner, lo, DNS, redirect; filter: owner, lo, ct invalid, ct
+	// established, tcp, DNS, ND, reject.
+	if got, want := rs.Rules(), 12; got != want {
 		t.Errorf("Rules() = %d, want %d\n%s", got, want, rs)
 	}
 }

@@ -157,12 +157,16 @@ func (b *batch) matchExprs(m Match) ([]expr.Any, error) {
 		name := make([]byte, unix.IFNAMSIZ)
 		copy(name, m)
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, cmpEq(name)}, nil
-	case EstablishedOrRelated:
+	case CtState:
+		if m == 0 {
+			return nil, fmt.Errorf("no conntrack states")
+		}
+		// Any of the states: the state bits masked with the set are not 0.
 		return []expr.Any{
 			&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
 			&expr.Bitwise{
 				SourceRegister: 1, DestRegister: 1, Len: 4,
-				Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+				Mask: binaryutil.NativeEndian.PutUint32(uint32(m)),
 				Xor:  make([]byte, 4),
 			},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
@@ -271,6 +275,8 @@ func verdictExprs(v Verdict) []expr.Any {
 		return []expr.Any{&expr.Verdict{Kind: expr.VerdictReturn}}
 	case Accept:
 		return []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+	case Drop:
+		return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}
 	case Redirect:
 		return []expr.Any{
 			&expr.Immediate{Register: 1, Data: binaryutil.BigEndian.PutUint16(v.Port)},

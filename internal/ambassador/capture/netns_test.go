@@ -62,23 +62,50 @@ func TestInstalledBytecodeIsNftsOwn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ours, theirs := nstest.NewNS(t), nstest.NewNS(t)
-			if err := capture.Netlink(ours.FD).Install(rs); err != nil {
-				t.Fatal(err)
-			}
-			load := theirs.Command("nft", "-f", "-")
-			load.Stdin = strings.NewReader(rs.String())
-			if out, err := load.CombinedOutput(); err != nil {
-				t.Fatalf("nft -f of the rendering: %v: %s", err, out)
-			}
-			bytecode := func(ns nstest.NS) string {
-				out := ns.Nft(t, "--debug=netlink", "list", "table", "inet", capture.TableName)
-				return sortSetElements(handles.ReplaceAllString(out, "$1"))
-			}
-			if got, want := bytecode(ours), bytecode(theirs); got != want {
-				t.Errorf("installed over netlink:\n%s\nnft -f of the rendering:\n%s", got, want)
-			}
+			assertBytecodeIsNfts(t, rs)
 		})
+	}
+}
+
+// TestCtStatesInstallAsNftCompilesThem installs a chain that matches every
+// case of ctStateCases, not only the states New uses: each lists back as
+// its rendering and compiles as nft compiles it.
+func TestCtStatesInstallAsNftCompilesThem(t *testing.T) {
+	chain := capture.Chain{Name: capture.FilterChain, Type: "filter"}
+	for _, tc := range ctStateCases {
+		chain.Rules = append(chain.Rules, capture.Rule{Match: []capture.Match{tc.state}, Verdict: capture.Drop{}})
+	}
+	rs := &capture.Ruleset{Chains: []capture.Chain{chain}}
+	ns := nstest.NewNS(t)
+	if err := capture.Netlink(ns.FD).Install(rs); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listing(t, ns), rs.String(); got != want {
+		t.Errorf("nft list table inet meshlite:\n%s\nwant the rendering:\n%s", got, want)
+	}
+	assertBytecodeIsNfts(t, rs)
+}
+
+// assertBytecodeIsNfts installs rs over netlink into one new namespace and
+// loads its rendering with nft -f into another, and compares the kernel's
+// expressions for both.
+func assertBytecodeIsNfts(t *testing.T, rs *capture.Ruleset) {
+	t.Helper()
+	ours, theirs := nstest.NewNS(t), nstest.NewNS(t)
+	if err := capture.Netlink(ours.FD).Install(rs); err != nil {
+		t.Fatal(err)
+	}
+	load := theirs.Command("nft", "-f", "-")
+	load.Stdin = strings.NewReader(rs.String())
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f of the rendering: %v: %s", err, out)
+	}
+	bytecode := func(ns nstest.NS) string {
+		out := ns.Nft(t, "--debug=netlink", "list", "table", "inet", capture.TableName)
+		return sortSetElements(handles.ReplaceAllString(out, "$1"))
+	}
+	if got, want := bytecode(ours), bytecode(theirs); got != want {
+		t.Errorf("installed over netlink:\n%s\nnft -f of the rendering:\n%s", got, want)
 	}
 }
 

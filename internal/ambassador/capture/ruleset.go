@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/google/nftables/expr"
 )
 
 // Names of what init installs (contract: tests, docs and operators look for
@@ -82,7 +84,8 @@ func New(o Options) (*Ruleset, error) {
 	filter := Chain{Name: FilterChain, Type: "filter", Priority: filterPriority}
 	filter.add(Accept{}, owner)
 	filter.add(Accept{}, loopback)
-	filter.add(Accept{}, EstablishedOrRelated{})
+	filter.add(Drop{}, CtInvalid)
+	filter.add(Accept{}, CtEstablished|CtRelated)
 	filter.add(Accept{}, TCP)
 	for _, d := range []DestAddrs{dns4, dns6} {
 		if len(d) > 0 {
@@ -152,9 +155,36 @@ type Owner struct{ UID, GID uint32 }
 // OutInterface matches the output interface by name.
 type OutInterface string
 
-// EstablishedOrRelated matches packets of connections already allowed, and
-// of the ones they spawn (ICMP errors, for one).
-type EstablishedOrRelated struct{}
+// CtState matches packets whose connection tracking state is any of a set
+// of states, a bitmask of the kernel's state bits (CtInvalid,
+// CtEstablished, ...): CtEstablished|CtRelated is "ct state
+// established,related".
+type CtState uint32
+
+// Connection tracking states, the kernel's bits.
+const (
+	// CtInvalid: conntrack could not make sense of the packet (an
+	// out-of-window segment, a crafted one). It is never NATed.
+	CtInvalid = CtState(expr.CtStateBitINVALID)
+	// CtEstablished: a packet of a connection that has seen packets in
+	// both directions.
+	CtEstablished = CtState(expr.CtStateBitESTABLISHED)
+	// CtRelated: a packet a tracked connection spawned (an ICMP error,
+	// say).
+	CtRelated = CtState(expr.CtStateBitRELATED)
+	// CtNew: the first packet of a connection.
+	CtNew = CtState(expr.CtStateBitNEW)
+	// CtUntracked: a packet exempted from tracking ("notrack").
+	CtUntracked = CtState(expr.CtStateBitUNTRACKED)
+)
+
+var ctStateNames = map[CtState]string{
+	CtInvalid:     "invalid",
+	CtEstablished: "established",
+	CtRelated:     "related",
+	CtNew:         "new",
+	CtUntracked:   "untracked",
+}
 
 // L4Proto matches the transport protocol, IPv4 or IPv6.
 type L4Proto uint8
@@ -189,13 +219,13 @@ var icmpv6Names = map[uint8]string{
 	136: "nd-neighbor-advert",
 }
 
-func (Owner) isMatch()                {}
-func (OutInterface) isMatch()         {}
-func (EstablishedOrRelated) isMatch() {}
-func (L4Proto) isMatch()              {}
-func (DestAddrs) isMatch()            {}
-func (DestPorts) isMatch()            {}
-func (ICMPv6Types) isMatch()          {}
+func (Owner) isMatch()        {}
+func (OutInterface) isMatch() {}
+func (CtState) isMatch()      {}
+func (L4Proto) isMatch()      {}
+func (DestAddrs) isMatch()    {}
+func (DestPorts) isMatch()    {}
+func (ICMPv6Types) isMatch()  {}
 
 func (m Owner) String() string {
 	return fmt.Sprintf("meta skuid %d meta skgid %d", m.UID, m.GID)
@@ -203,7 +233,22 @@ func (m Owner) String() string {
 
 func (m OutInterface) String() string { return fmt.Sprintf("oifname %q", string(m)) }
 
-func (EstablishedOrRelated) String() string { return "ct state established,related" }
+// String names the states as nft does: bit by bit, lowest first, a bit
+// without a name in hex.
+func (m CtState) String() string {
+	var names []string
+	for bit := CtState(1); bit != 0; bit <<= 1 {
+		if m&bit == 0 {
+			continue
+		}
+		name, ok := ctStateNames[bit]
+		if !ok {
+			name = fmt.Sprintf("%#x", uint32(bit))
+		}
+		names = append(names, name)
+	}
+	return "ct state " + strings.Join(names, ",")
+}
 
 func (m L4Proto) String() string { return "meta l4proto " + m.name() }
 
@@ -275,6 +320,9 @@ type Accept struct{}
 // destination in conntrack (SO_ORIGINAL_DST).
 type Redirect struct{ Port uint16 }
 
+// Drop discards the packet without an answer.
+type Drop struct{}
+
 // Reject refuses the packet with an ICMP or ICMPv6 "administratively
 // prohibited" (whichever fits the packet's family), so that a client fails
 // at once instead of waiting for a timeout.
@@ -282,10 +330,12 @@ type Reject struct{}
 
 func (Return) isVerdict()   {}
 func (Accept) isVerdict()   {}
+func (Drop) isVerdict()     {}
 func (Redirect) isVerdict() {}
 func (Reject) isVerdict()   {}
 
 func (Return) String() string     { return "return" }
 func (Accept) String() string     { return "accept" }
+func (Drop) String() string       { return "drop" }
 func (v Redirect) String() string { return fmt.Sprintf("redirect to :%d", v.Port) }
 func (Reject) String() string     { return "reject with icmpx admin-prohibited" }
