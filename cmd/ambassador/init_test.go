@@ -190,7 +190,7 @@ func TestInitInANamespace(t *testing.T) {
 	if first.code != 0 || first.stderr != "" {
 		t.Fatalf("init: exit %d, stderr %q", first.code, first.stderr)
 	}
-	for _, want := range []string{"capture installed: table inet meshlite, 13 rules\n", "redirected to port 15001\n", "exempt: uid 1337 gid 1337, loopback, tcp ports 5432, cidrs fd00:10::/64\n", "resolvers (port 53): 10.96.0.10\n"} {
+	for _, want := range []string{"capture installed: table inet meshlite, 14 rules\n", "redirected to port 15001\n", "exempt: uid 1337 gid 1337, loopback, tcp ports 5432, cidrs fd00:10::/64\n", "resolvers (port 53): 10.96.0.10\n"} {
 		if !strings.Contains(first.stdout, want) {
 			t.Errorf("summary:\n%s\nwant it to contain %q", first.stdout, want)
 		}
