@@ -139,6 +139,13 @@ type ambassador struct {
 // transparent door, the given RouteTable and extra flags; it is stopped in
 // t.Cleanup and lives at most helperLifetime.
 func (tp *topology) startAmbassador(b *binaries, uid int, table string, extra ...string) *ambassador {
+	tp.t.Helper()
+	return tp.startWrappedAmbassador(b, uid, table, nil, extra...)
+}
+
+// startWrappedAmbassador is startAmbassador with wrap (a command such as
+// prlimit and its flags) run in the pod before setpriv.
+func (tp *topology) startWrappedAmbassador(b *binaries, uid int, table string, wrap []string, extra ...string) *ambassador {
 	t := tp.t
 	t.Helper()
 	routes := filepath.Join(b.dir, tp.pod+"-routes.yaml")
@@ -147,9 +154,10 @@ func (tp *topology) startAmbassador(b *binaries, uid int, table string, extra ..
 	}
 	t.Cleanup(func() { os.Remove(routes) })
 	id := strconv.Itoa(uid)
-	args := []string{"netns", "exec", tp.pod, "setpriv", "--reuid=" + id, "--regid=" + id, "--clear-groups",
-		b.ambassador, "--routes", routes, "--transparent", "127.0.0.1:" + strconv.Itoa(capturePort),
-		"--listen", "127.0.0.1:1080", "--admin", adminAddr}
+	args := append([]string{"netns", "exec", tp.pod}, wrap...)
+	args = append(args, "setpriv", "--reuid="+id, "--regid="+id, "--clear-groups",
+		b.ambassador, "--routes", routes, "--transparent", "127.0.0.1:"+strconv.Itoa(capturePort),
+		"--listen", "127.0.0.1:1080", "--admin", adminAddr)
 	a := &ambassador{t: t, stdout: &testnet.Buffer{}, stderr: &testnet.Buffer{}}
 	ctx, cancel := context.WithTimeout(context.Background(), helperLifetime)
 	a.cmd = exec.CommandContext(ctx, "ip", append(args, extra...)...)

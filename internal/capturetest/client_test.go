@@ -73,6 +73,8 @@ type action struct {
 	// WantBody, or the wait ends.
 	WantStatus int
 	WantBody   string
+	// attackAction holds the fields of the attack cases' actions.
+	attackAction
 }
 
 // result is what the client saw.
@@ -160,7 +162,7 @@ func (a action) run() result {
 	case "readyz":
 		return a.readyz()
 	}
-	return result{Err: "unknown action " + a.Kind}
+	return a.attack()
 }
 
 func (a action) dial() (net.Conn, error) {

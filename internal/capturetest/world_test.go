@@ -39,7 +39,7 @@ const (
 	maxRecord = 64 << 10 // bytes the decoy keeps per connection
 )
 
-var decoyTCPPorts = []int{httpPort, tlsPort, altPort, echoPort}
+var decoyTCPPorts = []int{httpPort, tlsPort, altPort, echoPort, dnsPort}
 
 // worldConfig is what the world helper serves, passed in its environment.
 type worldConfig struct {
