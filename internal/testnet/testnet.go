@@ -68,6 +68,7 @@ var commandPackage = map[string]string{
 	"ip":      "iproute2",
 	"nft":     "nftables",
 	"setpriv": "util-linux",
+	"prlimit": "util-linux",
 }
 
 // RequireNetns skips the test unless it runs as root and every named

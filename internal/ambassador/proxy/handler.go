@@ -142,7 +142,21 @@ func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.h.tunnel(w, r, d)
 		return
 	}
-	d.h.serve(w, r, d)
+	if !d.h.serve(w, r, d) {
+		// The client went away (or half-closed, which the server cannot
+		// tell apart) before any answer: close the connection rather than
+		// let the server send an empty 200 for a request never made.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// Track counts a connection that a door hands over outside the HTTP
+// servers (the transparent door's streams) as in flight, so that Wait
+// waits for it; the door calls it as it accepts, and done when the
+// connection has been served.
+func (h *Handler) Track() (done func()) {
+	h.inflight.Add(1)
+	return sync.OnceFunc(h.inflight.Done)
 }
 
 // Wait waits until every request and tunnel in flight has ended, or ctx

@@ -28,11 +28,12 @@ type plan struct {
 	port     uint16
 }
 
-// serve runs one HTTP request through the pipeline.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
+// serve runs one HTTP request through the pipeline. It reports false when
+// the client went away before anything was sent.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) (answered bool) {
 	start := time.Now()
 	st := h.state.Load()
-	e := &audit.Entry{Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method}
+	e := h.entry(r, d, start)
 	rec := &recorder{ResponseWriter: w, register: h.tunnels.add}
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -41,11 +42,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
 
 	ctx, span := h.startSpan(r)
 	defer span.End()
-	if d.name == DoorTransparent {
-		if orig, ok := originalDst(ctx); ok {
-			e.OriginalDst = orig.String()
-		}
-	}
 
 	dest, err := destinationOf(r, d)
 	if err == nil {
@@ -67,6 +63,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) {
 		h.forward(ctx, rec, r, e, &p)
 	}
 	h.finish(e, rec, body.n, start, span)
+	return rec.wrote || rec.status != StatusClientClosed
+}
+
+// entry starts the audit line of a request; at the transparent door it
+// carries where the app was connecting to.
+func (h *Handler) entry(r *http.Request, d *door, start time.Time) *audit.Entry {
+	e := &audit.Entry{Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method}
+	if d.name == DoorTransparent {
+		if orig, ok := originalDst(r.Context()); ok {
+			e.OriginalDst = orig.String()
+		}
+	}
+	return e
 }
 
 // startSpan starts the request's span. Without a tracer provider and

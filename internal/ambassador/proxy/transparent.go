@@ -94,10 +94,9 @@ var tlsAccessDenied = []byte{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31}
 // ServeStream decides a stream, relays it when allowed and writes its audit
 // line when it closes. The name decided on (SNI) is resolved and only its
 // checked addresses are dialled; a stream without a name is decided on, and
-// dialled to, its original address.
+// dialled to, its original address. The caller holds a Track ticket for
+// the connection.
 func (h *Handler) ServeStream(ctx context.Context, s Stream) {
-	h.inflight.Add(1)
-	defer h.inflight.Done()
 	defer s.Conn.Close()
 	start := time.Now()
 	e := &audit.Entry{

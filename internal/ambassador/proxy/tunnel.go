@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meshlite/meshlite/internal/ambassador/audit"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/pkg/policy"
 )
@@ -19,7 +18,8 @@ import (
 func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 	start := time.Now()
 	st := h.state.Load()
-	e := &audit.Entry{Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method, URL: truncate(r.Host)}
+	e := h.entry(r, d, start)
+	e.URL = truncate(r.Host)
 	rec := &recorder{ResponseWriter: w}
 	ctx, span := h.tracer.Start(r.Context(), "meshlite.tunnel")
 	defer span.End()

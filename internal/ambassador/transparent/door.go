@@ -51,7 +51,8 @@ type Options struct {
 	// DetectTimeout bounds the wait for the first bytes of a connection.
 	// 0 means 1s.
 	DetectTimeout time.Duration
-	// MaxConnections caps concurrent connections per listener; 0 = no cap.
+	// MaxConnections caps the door's concurrent connections (its IPv4 and
+	// IPv6 listeners together); 0 = no cap.
 	MaxConnections int
 	// Self returns the ambassador's own listeners: a connection whose
 	// original destination is one of them is a loop. The door adds its own.
@@ -74,6 +75,9 @@ type Door struct {
 	check atomic.Pointer[checkResult]
 	probe atomic.Pointer[netip.AddrPort]
 	slots slots
+	// maxLine bounds the request line the door reads while sniffing: the
+	// HTTP server's header limit, which it enforces itself after.
+	maxLine int
 }
 
 // Open listens and starts serving.
@@ -87,7 +91,10 @@ func Open(opts Options) (*Door, error) {
 	if opts.Self == nil {
 		opts.Self = func() []netip.AddrPort { return nil }
 	}
-	d := &Door{opts: opts, log: opts.Logger, slots: newSlots(opts.MaxConnections)}
+	d := &Door{opts: opts, log: opts.Logger, slots: newSlots(opts.MaxConnections), maxLine: opts.Server.MaxHeaderBytes}
+	if d.maxLine <= 0 {
+		d.maxLine = http.DefaultMaxHeaderBytes
+	}
 	if err := d.listen(); err != nil {
 		return nil, err
 	}
@@ -146,8 +153,11 @@ func (d *Door) add(ln net.Listener) {
 func (d *Door) Addrs() []netip.AddrPort { return d.addrs }
 
 // accept serves ln until it is closed, holding at most MaxConnections
-// connections of the door at once (Accept waits while at the cap).
+// connections of the door at once (Accept waits while at the cap). A
+// temporary failure (out of descriptors) is retried after a pause that
+// grows from 5ms to 1s, as net/http's servers do.
 func (d *Door) accept(ln net.Listener) {
+	var pause time.Duration
 	for {
 		if !d.slots.acquire(d.ctx) {
 			return
@@ -155,12 +165,24 @@ func (d *Door) accept(ln net.Listener) {
 		c, err := ln.Accept()
 		if err != nil {
 			d.slots.release()
-			if !errors.Is(err, net.ErrClosed) {
-				d.log.Error("transparent door stopped accepting", "addr", ln.Addr().String(), "err", err)
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			d.log.Warn("transparent door: accept failed; retrying", "addr", ln.Addr().String(), "err", err, "retry_in", pause.String())
+			select {
+			case <-time.After(pause):
+			case <-d.ctx.Done():
+				return
+			}
+			continue
 		}
-		go d.handle(c.(*net.TCPConn))
+		pause = 0
+		done := d.opts.Handler.Track()
+		go func() {
+			defer done()
+			d.handle(c.(*net.TCPConn))
+		}()
 	}
 }
 
@@ -190,7 +212,7 @@ func (d *Door) handle(tc *net.TCPConn) {
 		return
 	}
 	deadline := time.Now().Add(d.opts.DetectTimeout)
-	k, prefix, err := sniff(c, deadline)
+	k, prefix, err := sniff(c, deadline, d.maxLine)
 	if err != nil {
 		c.Close()
 		return

@@ -88,7 +88,7 @@ func TestReadClientHello(t *testing.T) {
 				}
 			}()
 			deadline := time.Now().Add(5 * time.Second)
-			k, prefix, err := sniff(server, deadline)
+			k, prefix, err := sniff(server, deadline, testMaxLine)
 			if err != nil || k != kindTLS {
 				t.Fatalf("sniff = %v, %v", k, err)
 			}

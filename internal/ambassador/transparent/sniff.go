@@ -17,22 +17,20 @@ const (
 	kindTLS                // a TLS handshake record
 )
 
-// maxRequestLine bounds how much is read while looking for the end of an
-// HTTP request line; a longer first line is not taken for HTTP.
-const maxRequestLine = 8 << 10
-
 // sniff reads the first bytes of c until it can tell what they are, or
 // until deadline. It returns what it read: those bytes belong to the
 // stream and are replayed to whoever handles it. A silent client (nothing
-// before the deadline, or an immediate end of stream) is opaque.
-func sniff(c net.Conn, deadline time.Time) (kind, []byte, error) {
+// before the deadline, or an immediate end of stream) is opaque. maxLine
+// bounds the request line read: a longer one that starts like HTTP is
+// HTTP (the HTTP server then refuses it as too long).
+func sniff(c net.Conn, deadline time.Time, maxLine int) (kind, []byte, error) {
 	if err := c.SetReadDeadline(deadline); err != nil {
 		return kindOpaque, nil, err
 	}
 	buf := make([]byte, 0, 1024)
 	for {
 		if len(buf) > 0 {
-			if k, done := classify(buf); done {
+			if k, done := classify(buf, maxLine); done {
 				return k, buf, nil
 			}
 		}
@@ -47,7 +45,7 @@ func sniff(c net.Conn, deadline time.Time) (kind, []byte, error) {
 				if len(buf) == 0 {
 					return kindOpaque, buf, nil
 				}
-				k, _ := classify(buf)
+				k, _ := classify(buf, maxLine)
 				if k == kindHTTP && !bytes.Contains(buf, []byte("\n")) {
 					k = kindOpaque
 				}
@@ -59,7 +57,7 @@ func sniff(c net.Conn, deadline time.Time) (kind, []byte, error) {
 
 // classify looks at the bytes read so far. done is false while more bytes
 // could change the answer.
-func classify(b []byte) (k kind, done bool) {
+func classify(b []byte, maxLine int) (k kind, done bool) {
 	if b[0] == 0x16 { // TLS handshake record
 		return kindTLS, true
 	}
@@ -71,10 +69,10 @@ func classify(b []byte) (k kind, done bool) {
 		line, complete = b[:i], true
 	}
 	if !complete {
-		if len(b) >= maxRequestLine || !plausibleRequestLinePrefix(b) {
+		if !plausibleRequestLinePrefix(b) {
 			return kindOpaque, true
 		}
-		return kindHTTP, false
+		return kindHTTP, len(b) >= maxLine // past the limit: the server answers 431
 	}
 	if isRequestLine(bytes.TrimSuffix(line, []byte("\r"))) {
 		return kindHTTP, true

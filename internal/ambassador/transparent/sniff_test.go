@@ -2,11 +2,15 @@ package transparent
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/meshlite/meshlite/internal/testnet"
 )
+
+// testMaxLine is the request-line limit the tests sniff with.
+const testMaxLine = 4096
 
 func TestClassify(t *testing.T) {
 	cases := []struct {
@@ -28,10 +32,12 @@ func TestClassify(t *testing.T) {
 		{"method too long", "ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1\r\n", kindOpaque, true},
 		{"no version", "GET /\r\n", kindOpaque, true},
 		{"redis inline", "PING\r\n", kindOpaque, true},
+		{"request line at the limit", "GET /" + strings.Repeat("a", testMaxLine), kindHTTP, true},
+		{"method token at the limit", strings.Repeat("A", testMaxLine), kindOpaque, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			k, done := classify([]byte(c.in))
+			k, done := classify([]byte(c.in), testMaxLine)
 			if k != c.want || done != c.done {
 				t.Errorf("classify(%q) = %v, %v; want %v, %v", c.in, k, done, c.want, c.done)
 			}
@@ -63,7 +69,7 @@ func TestSniffReadsARequestLineSentInPieces(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	k, got, err := sniff(server, time.Now().Add(5*time.Second))
+	k, got, err := sniff(server, time.Now().Add(5*time.Second), testMaxLine)
 	if err != nil || k != kindHTTP {
 		t.Fatalf("sniff = %v, %v; want HTTP", k, err)
 	}
@@ -75,7 +81,7 @@ func TestSniffReadsARequestLineSentInPieces(t *testing.T) {
 func TestSniffSilentClientIsOpaqueAtTheDeadline(t *testing.T) {
 	_, server := pair(t)
 	start := time.Now()
-	k, got, err := sniff(server, start.Add(100*time.Millisecond))
+	k, got, err := sniff(server, start.Add(100*time.Millisecond), testMaxLine)
 	if err != nil || k != kindOpaque || len(got) != 0 {
 		t.Fatalf("sniff = %v, %q, %v; want opaque with nothing read", k, got, err)
 	}
@@ -84,7 +90,7 @@ func TestSniffSilentClientIsOpaqueAtTheDeadline(t *testing.T) {
 func TestSniffUnfinishedRequestLineIsOpaque(t *testing.T) {
 	client, server := pair(t)
 	client.Write([]byte("GET /waiting"))
-	k, got, err := sniff(server, time.Now().Add(100*time.Millisecond))
+	k, got, err := sniff(server, time.Now().Add(100*time.Millisecond), testMaxLine)
 	if err != nil || k != kindOpaque || string(got) != "GET /waiting" {
 		t.Fatalf("sniff = %v, %q, %v; want opaque keeping the bytes", k, got, err)
 	}
@@ -93,7 +99,7 @@ func TestSniffUnfinishedRequestLineIsOpaque(t *testing.T) {
 func TestSniffClientThatClosesAtOnce(t *testing.T) {
 	client, server := pair(t)
 	client.Close()
-	k, got, err := sniff(server, time.Now().Add(5*time.Second))
+	k, got, err := sniff(server, time.Now().Add(5*time.Second), testMaxLine)
 	if err != nil || k != kindOpaque || len(got) != 0 {
 		t.Fatalf("sniff = %v, %q, %v; want opaque with nothing read", k, got, err)
 	}
