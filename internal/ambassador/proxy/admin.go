@@ -41,11 +41,11 @@ func (h *Handler) Explain(r *http.Request, rawURL, method string) Explanation {
 	}
 	if u.Scheme == "https" || method == http.MethodConnect {
 		x.Method = http.MethodConnect
-		authority := u.Host
-		if u.Port() == "" {
-			authority = hostPort(u.Hostname(), 443, 0)
+		host, port, err := policy.SplitHostPort(u.Host, 443)
+		if err != nil {
+			return x.failed(err)
 		}
-		dec, port, err := h.decideTunnel(r.Context(), st, authority)
+		dec, err := h.decideTunnel(r.Context(), st, host, port, http.MethodConnect)
 		if err != nil {
 			return x.failed(err)
 		}

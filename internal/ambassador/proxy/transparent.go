@@ -112,19 +112,10 @@ func (h *Handler) ServeStream(ctx context.Context, s Stream) {
 		e.URL = truncate(hostPort(host, s.Original.Port(), 0))
 	}
 
-	var (
-		dec policy.Decision
-		err error
-	)
-	switch st := h.state.Load(); {
-	case s.Refused != "":
-		dec = policy.Decision{Result: policy.Deny, Reason: s.Refused}
-	case st.Table == nil:
-		dec = policy.Decision{Result: policy.Deny, Reason: st.Pending}
-	default:
-		dec, err = st.Table.Policy.Decide(ctx, policy.Request{
-			Host: host, Port: s.Original.Port(), Method: s.Protocol, Connect: true,
-		})
+	dec := policy.Decision{Result: policy.Deny, Reason: s.Refused}
+	var err error
+	if s.Refused == "" {
+		dec, err = h.decideTunnel(ctx, h.state.Load(), host, s.Original.Port(), s.Protocol)
 	}
 	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
 	var in, out int64
@@ -134,10 +125,7 @@ func (h *Handler) ServeStream(ctx context.Context, s Stream) {
 	case dec.Result == policy.Deny:
 		e.Status = http.StatusForbidden
 	default:
-		e.Target = hostPort(dec.Host, s.Original.Port(), 0)
-		t := &upstream.Target{Host: dec.Host, Port: s.Original.Port(), Addrs: dec.Addrs, Retry: upstream.Retry{Attempts: 1}}
-		in, out, err = h.relayStream(ctx, s, t)
-		e.Upstream, e.Attempts = t.Upstream, t.Attempts
+		in, out, err = h.relayStream(ctx, s, e, dec)
 		e.Status = http.StatusOK
 		if err != nil {
 			e.Status, e.Reason = statusOf(err)
@@ -152,15 +140,15 @@ func (h *Handler) ServeStream(ctx context.Context, s Stream) {
 }
 
 // relayStream dials the checked upstream, sends the prefix and relays.
-func (h *Handler) relayStream(ctx context.Context, s Stream, t *upstream.Target) (in, out int64, err error) {
-	up, err := h.transport.DialTunnel(ctx, t)
+func (h *Handler) relayStream(ctx context.Context, s Stream, e *audit.Entry, dec policy.Decision) (in, out int64, err error) {
+	up, err := h.dialTunnel(ctx, e, dec, s.Original.Port())
 	if err != nil {
 		return 0, 0, err
 	}
 	defer up.Close()
 	if len(s.Prefix) > 0 {
 		if _, err := up.Write(s.Prefix); err != nil {
-			return 0, 0, &upstream.DialError{Addr: t.Upstream, Err: err}
+			return 0, 0, &upstream.DialError{Addr: e.Upstream, Err: err}
 		}
 	}
 	in, out = h.relay(s.Conn, up, s.Conn)

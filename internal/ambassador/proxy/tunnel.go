@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshlite/meshlite/internal/ambassador/audit"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/pkg/policy"
 )
@@ -36,7 +37,10 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 	case DoorTransparent:
 		err = badRequest("CONNECT to a captured address is not proxied; send CONNECT to the forward-proxy door")
 	default:
-		dec, port, err = h.decideTunnel(ctx, st, r.Host)
+		var host string
+		if host, port, err = policy.SplitHostPort(r.Host, 0); err == nil {
+			dec, err = h.decideTunnel(ctx, st, host, port, http.MethodConnect)
+		}
 	}
 	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
 	switch {
@@ -45,10 +49,7 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 	case dec.Result == policy.Deny:
 		writeError(rec, http.StatusForbidden, dec.Reason)
 	default:
-		e.Target = hostPort(dec.Host, port, 0)
-		t := &upstream.Target{Host: dec.Host, Port: port, Addrs: dec.Addrs, Retry: upstream.Retry{Attempts: 1}}
-		in, out, err = h.splice(ctx, rec, t)
-		e.Upstream, e.Attempts = t.Upstream, t.Attempts
+		in, out, err = h.splice(ctx, rec, e, dec, port)
 		if err != nil {
 			h.fail(rec, err)
 		}
@@ -57,22 +58,30 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 	h.finish(e, rec, in, start, span)
 }
 
-func (h *Handler) decideTunnel(ctx context.Context, st *State, authority string) (policy.Decision, uint16, error) {
-	host, port, err := policy.SplitHostPort(authority, 0)
-	if err != nil {
-		return policy.Decision{}, 0, err
-	}
+// decideTunnel decides a connection whose bytes the ambassador relays
+// without reading them (a CONNECT tunnel, a transparent stream): rules that
+// limit methods or paths cannot allow it.
+func (h *Handler) decideTunnel(ctx context.Context, st *State, host string, port uint16, method string) (policy.Decision, error) {
 	if st.Table == nil {
-		return policy.Decision{Result: policy.Deny, Reason: st.Pending}, port, nil
+		return policy.Decision{Result: policy.Deny, Reason: st.Pending}, nil
 	}
-	dec, err := st.Table.Policy.Decide(ctx, policy.Request{Host: host, Port: port, Method: http.MethodConnect, Connect: true})
-	return dec, port, err
+	return st.Table.Policy.Decide(ctx, policy.Request{Host: host, Port: port, Method: method, Connect: true})
+}
+
+// dialTunnel dials the checked addresses of an allowed tunnel or stream and
+// fills the audit line's target, upstream and attempts.
+func (h *Handler) dialTunnel(ctx context.Context, e *audit.Entry, dec policy.Decision, port uint16) (net.Conn, error) {
+	e.Target = hostPort(dec.Host, port, 0)
+	t := &upstream.Target{Host: dec.Host, Port: port, Addrs: dec.Addrs, Retry: upstream.Retry{Attempts: 1}}
+	up, err := h.transport.DialTunnel(ctx, t)
+	e.Upstream, e.Attempts = t.Upstream, t.Attempts
+	return up, err
 }
 
 // splice dials the checked upstream, hijacks the client connection and
 // copies bytes both ways until either side closes.
-func (h *Handler) splice(ctx context.Context, rec *recorder, t *upstream.Target) (in, out int64, err error) {
-	up, err := h.transport.DialTunnel(ctx, t)
+func (h *Handler) splice(ctx context.Context, rec *recorder, e *audit.Entry, dec policy.Decision, port uint16) (in, out int64, err error) {
+	up, err := h.dialTunnel(ctx, e, dec, port)
 	if err != nil {
 		return 0, 0, err
 	}
