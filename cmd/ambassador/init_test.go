@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/meshlite/meshlite/internal/ambassador/capture/nstest"
-	"github.com/meshlite/meshlite/internal/testnet"
 	"github.com/meshlite/meshlite/internal/cli"
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // initHelperEnv, when set, makes TestInitHelperProcess run "ambassador" with
