@@ -101,11 +101,6 @@ func (t Transparent) Start(ctx context.Context, env Env) (_ *Instance, err error
 		"--listen", "127.0.0.1:1080",
 		"--admin", "127.0.0.1:9901",
 		"--log-level", "warn",
-		// No per-door connection cap: with one, the door's listener wraps
-		// each accepted connection, the original destination cannot be
-		// read from the wrapper, and every connection is refused as a
-		// loop (seen at commit 165f88d). The other doors keep the default.
-		"--max-connections", "0",
 	)
 	d, err := startDaemon(env, "ambassador", argv, audit)
 	if err != nil {
