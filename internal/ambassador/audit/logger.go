@@ -15,7 +15,8 @@ import (
 type Overflow string
 
 const (
-	// OverflowBlock makes Log wait for room: back-pressure, no line is lost.
+	// OverflowBlock makes Log wait for room: back-pressure; a full queue
+	// loses no line.
 	OverflowBlock Overflow = "block"
 	// OverflowDrop makes Log drop the line and count it in
 	// meshlite_audit_dropped_total.
@@ -53,6 +54,12 @@ type Options struct {
 
 // Logger writes audit lines to an io.Writer from one background goroutine.
 // Log is safe for concurrent use.
+//
+// Every line given to Log is either written or counted in
+// meshlite_audit_dropped_total, and meshlite_audit_lines_total counts the
+// written ones, so lines + dropped = Log calls. A line is dropped only when
+// the queue is full in OverflowDrop mode, or when its write failed
+// writeAttempts times in a row.
 type Logger struct {
 	w        io.Writer
 	overflow Overflow
@@ -65,6 +72,10 @@ type Logger struct {
 	done     chan struct{}
 	closeMu  sync.Mutex // serialises Close, never taken by Log
 	firstErr error      // first write error; written by the writer goroutine before done
+	// torn says the last failed write cut a line short. The writer
+	// goroutine owns it until done; after that, lateMu guards it.
+	torn   bool
+	lateMu sync.Mutex // serialises the writes of lines logged after Close
 }
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -118,26 +129,31 @@ func (o *Options) withDefaults() error {
 
 // Log encodes e and queues it for writing. It takes no lock and makes no
 // system call. With OverflowBlock it waits while the queue is full; with
-// OverflowDrop it drops the line and counts it. After Close it drops and
-// counts. A zero e.Time is replaced by the current time; e is not modified.
+// OverflowDrop it drops the line and counts it. After Close it writes the
+// line itself, at once, so a request that ends during shutdown still leaves
+// its line. A zero e.Time is replaced by the current time; e is not
+// modified.
 func (l *Logger) Log(e *Entry) {
-	if l.closed.Load() {
-		l.metrics.dropped.Inc()
+	if !l.closed.Load() && l.enqueue(e) {
 		return
 	}
+	l.writeLate(e)
+}
+
+// enqueue queues e unless the Logger is closing; false means it did not.
+func (l *Logger) enqueue(e *Entry) bool {
 	// Announce the send before checking closed again, so that Close, which
 	// sets closed and then waits for inflight to reach zero, never closes
 	// the queue under a sender.
 	l.inflight.Add(1)
 	defer l.inflight.Add(-1)
 	if l.closed.Load() {
-		l.metrics.dropped.Inc()
-		return
+		return false
 	}
 	line := encodeLine(e)
 	if l.overflow == OverflowBlock {
 		l.queue <- line
-		return
+		return true
 	}
 	select {
 	case l.queue <- line:
@@ -145,6 +161,18 @@ func (l *Logger) Log(e *Entry) {
 		putLine(line)
 		l.metrics.dropped.Inc()
 	}
+	return true
+}
+
+// writeLate writes one line logged after Close, once the writer goroutine
+// has finished, with the same retries.
+func (l *Logger) writeLate(e *Entry) {
+	<-l.done
+	line := encodeLine(e)
+	defer putLine(line)
+	l.lateMu.Lock()
+	defer l.lateMu.Unlock()
+	_ = l.write(*line, 1) // counted; Close has already returned its error
 }
 
 // encodeLine encodes e, newline-terminated, into a pooled buffer.
@@ -166,8 +194,9 @@ func putLine(line *[]byte) {
 	}
 }
 
-// Close stops accepting lines, waits until every queued line is written and
-// flushed, and returns the first write error seen during the Logger's life.
+// Close stops queueing lines, waits until every queued line is written and
+// flushed, and returns the first write error seen until then. Lines logged
+// after Close are written by Log itself.
 // Calling Close again returns the same result. Close waits for the writer,
 // so a Write that never returns keeps Close waiting too.
 func (l *Logger) Close() error {

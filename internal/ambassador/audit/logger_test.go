@@ -208,7 +208,7 @@ func TestLogDropModeCountsDropsAndNeverBlocks(t *testing.T) {
 	}
 }
 
-func TestLogWriteErrorIsCountedAndWritingContinues(t *testing.T) {
+func TestLogRetriesAFailedWriteAndLosesNothing(t *testing.T) {
 	errDisk := errors.New("disk full")
 	w := &recordingWriter{
 		entered: make(chan struct{}, 1),
@@ -220,9 +220,9 @@ func TestLogWriteErrorIsCountedAndWritingContinues(t *testing.T) {
 		},
 	}
 	l := newTestLogger(t, w, Options{})
-	l.Log(entryWithID("lost"))
+	l.Log(entryWithID("retried"))
 	<-w.entered
-	l.Log(entryWithID("kept"))
+	l.Log(entryWithID("next"))
 	go func() {
 		for range w.entered {
 		}
@@ -233,18 +233,91 @@ func TestLogWriteErrorIsCountedAndWritingContinues(t *testing.T) {
 		t.Errorf("Close = %v, want the first write error named after the component", err)
 	}
 	lines, _ := w.snapshot()
-	if ids := idsOf(t, lines); len(lines) != 1 || ids["kept"] != 1 {
-		t.Errorf("got lines %q, want only the one logged after the failure", lines)
+	if ids := idsOf(t, lines); len(lines) != 2 || ids["retried"] != 1 || ids["next"] != 1 {
+		t.Errorf("got lines %q, want both, the first one written by the retry", lines)
 	}
 	if got := counterValue(t, l.metrics.writeErrors); got != 1 {
 		t.Errorf("write_errors_total = %v, want 1", got)
 	}
-	if got := counterValue(t, l.metrics.lines); got != 1 {
-		t.Errorf("lines_total = %v, want 1", got)
+	if got := counterValue(t, l.metrics.lines); got != 2 {
+		t.Errorf("lines_total = %v, want 2", got)
+	}
+	if got := counterValue(t, l.metrics.dropped); got != 0 {
+		t.Errorf("dropped_total = %v, want 0", got)
 	}
 }
 
-func TestLogAfterCloseDropsAndCounts(t *testing.T) {
+// tearingWriter writes the first limit bytes it is given, then fails every
+// Write until healed.
+type tearingWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	limit  int
+	healed bool
+	calls  int
+}
+
+func (w *tearingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls++
+	if w.healed {
+		return w.buf.Write(p)
+	}
+	room := w.limit - w.buf.Len()
+	if room <= 0 {
+		return 0, errors.New("broken pipe")
+	}
+	n, _ := w.buf.Write(p[:min(room, len(p))])
+	if n < len(p) {
+		return n, errors.New("broken pipe")
+	}
+	return n, nil
+}
+
+func (w *tearingWriter) heal() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.healed = true
+}
+
+func TestLogCountsLinesAWriteKeepsFailingOnAsDroppedAndEndsATornLine(t *testing.T) {
+	first := encodeLine(entryWithID("whole"))
+	w := &tearingWriter{limit: len(*first) + 10} // the first line, then 10 bytes of the next
+	l := newTestLogger(t, w, Options{FlushInterval: time.Hour})
+	for _, id := range []string{"whole", "torn", "lost"} {
+		l.Log(entryWithID(id))
+	}
+	// Flush the three lines as one batch: a full batch, or Close. The
+	// writer is healed only after the batch has failed for good, through a
+	// line logged after Close, which Log writes itself.
+	if err := l.Close(); err == nil {
+		t.Fatal("Close = nil, want the write error")
+	}
+	w.heal()
+	l.Log(entryWithID("after"))
+	w.mu.Lock()
+	out, calls := w.buf.String(), w.calls
+	w.mu.Unlock()
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(got) != 3 || !strings.Contains(got[0], `"id":"whole"`) || strings.Contains(got[1], "}") || !strings.Contains(got[2], `"id":"after"`) {
+		t.Errorf("stream = %q, want the whole line, the torn fragment ended by a newline, then the late line", out)
+	}
+	if calls < writeAttempts {
+		t.Errorf("%d Write calls, want at least %d tries of the failing batch", calls, writeAttempts)
+	}
+	if got := counterValue(t, l.metrics.writeErrors); got != writeAttempts {
+		t.Errorf("write_errors_total = %v, want %d (one per try)", got, writeAttempts)
+	}
+	if got := counterValue(t, l.metrics.lines); got != 2 {
+		t.Errorf("lines_total = %v, want 2 (whole, after)", got)
+	}
+	if got := counterValue(t, l.metrics.dropped); got != 2 {
+		t.Errorf("dropped_total = %v, want 2 (torn, lost)", got)
+	}
+}
+
+func TestLogAfterCloseWritesTheLineItself(t *testing.T) {
 	w := &recordingWriter{}
 	l := newTestLogger(t, w, Options{})
 	l.Log(entryWithID("before"))
@@ -256,11 +329,14 @@ func TestLogAfterCloseDropsAndCounts(t *testing.T) {
 		t.Errorf("second Close = %v, want nil", err)
 	}
 	lines, _ := w.snapshot()
-	if ids := idsOf(t, lines); len(lines) != 1 || ids["before"] != 1 {
-		t.Errorf("got lines %q, want only the one logged before Close", lines)
+	if ids := idsOf(t, lines); len(lines) != 2 || ids["before"] != 1 || ids["after"] != 1 {
+		t.Errorf("got lines %q, want the one logged before Close and the one after", lines)
 	}
-	if got := counterValue(t, l.metrics.dropped); got != 1 {
-		t.Errorf("dropped_total = %v, want 1", got)
+	if got := counterValue(t, l.metrics.lines); got != 2 {
+		t.Errorf("lines_total = %v, want 2", got)
+	}
+	if got := counterValue(t, l.metrics.dropped); got != 0 {
+		t.Errorf("dropped_total = %v, want 0", got)
 	}
 }
 

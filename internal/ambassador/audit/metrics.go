@@ -24,11 +24,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meshlite_audit_dropped_total",
-			Help: "Audit lines dropped because the queue was full or the logger was closed.",
+			Help: "Audit lines not written: the queue was full (--audit-overflow=drop) or every try to write them failed.",
 		}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meshlite_audit_write_errors_total",
-			Help: "Failed writes of audit lines; the lines of a failed write are lost.",
+			Help: "Failed writes of audit lines; a failed write is retried, and lines still unwritten after the last try count as dropped.",
 		}),
 	}
 	if reg == nil {
