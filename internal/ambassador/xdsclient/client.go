@@ -62,6 +62,10 @@ type Client struct {
 	metrics  *metrics
 	dialOpts []grpc.DialOption
 
+	// jitter picks a NACK's delay within its backoff ceiling: fullJitter,
+	// or in tests the ceiling itself.
+	jitter func(ceiling time.Duration) time.Duration
+
 	mu    sync.Mutex
 	state State
 }
@@ -111,6 +115,7 @@ func New(opts Options) (*Client, error) {
 		log:      log.With("component", "xdsclient", "addr", opts.Addr, "workload", opts.Workload),
 		metrics:  newMetrics(opts.Registerer),
 		dialOpts: append(dialOpts, opts.DialOptions...),
+		jitter:   fullJitter,
 		state:    State{Since: time.Now()},
 	}, nil
 }
@@ -140,11 +145,20 @@ func (c *Client) Run(ctx context.Context) error {
 // backoff returns a random duration in [0, min(limit, base·2^n)] (full
 // jitter), so that many ambassadors do not reconnect in step.
 func backoff(base, limit time.Duration, n int) time.Duration {
+	return fullJitter(backoffCeiling(base, limit, n))
+}
+
+// backoffCeiling is min(limit, base·2^n).
+func backoffCeiling(base, limit time.Duration, n int) time.Duration {
 	ceiling := base
 	for i := 0; i < n && ceiling < limit; i++ {
 		ceiling *= 2
 	}
-	ceiling = min(ceiling, limit)
+	return min(ceiling, limit)
+}
+
+// fullJitter returns a random duration in [0, ceiling].
+func fullJitter(ceiling time.Duration) time.Duration {
 	if ceiling <= 0 {
 		return 0
 	}

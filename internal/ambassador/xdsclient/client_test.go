@@ -40,7 +40,8 @@ type harness struct {
 
 // startClient runs a client for addr until the test ends. Its Applier does
 // what the ambassador does: compile the table, reject it if invalid.
-func startClient(t *testing.T, addr string) *harness {
+// configure, if any, adjusts the client before it runs.
+func startClient(t *testing.T, addr string, configure ...func(*Client)) *harness {
 	t.Helper()
 	h := &harness{reg: prometheus.NewRegistry(), applied: make(chan applied, 16), done: make(chan error, 1)}
 	c, err := New(Options{
@@ -51,6 +52,9 @@ func startClient(t *testing.T, addr string) *harness {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range configure {
+		f(c)
 	}
 	h.client = c
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
@@ -308,6 +312,49 @@ func TestRepeatedNACKOfTheSameVersionIsStillAnswered(t *testing.T) {
 	}
 	if got := h.metric(t, "meshlite_xds_nacks_total"); got != 3 {
 		t.Errorf("nacks = %v, want 3", got)
+	}
+}
+
+func TestCorrectedTableIsAppliedWhileANACKWaits(t *testing.T) {
+	const backoff, prompt = 30 * time.Second, 5 * time.Second
+	srv := startADS(t, "127.0.0.1:0")
+	h := startClient(t, srv.addr, func(c *Client) {
+		c.opts.BackoffBase, c.opts.BackoffMax = backoff, backoff
+		c.jitter = func(ceiling time.Duration) time.Duration { return ceiling } // always the full wait
+	})
+	ackFirst(t, srv, h)
+	srv.send(t, response("v2", "bad-1", goodTable("ftp://x")))
+	checkRequest(t, srv.next(t), "v1", "bad-1") // a first NACK is not held
+
+	// The same bad version again: its NACK is held for the backoff. The
+	// corrected table pushed right after must not wait for it.
+	start := time.Now()
+	srv.send(t, response("v2", "bad-2", goodTable("ftp://x")))
+	srv.send(t, response("v3", "good", goodTable("http://numbers-api/v3")))
+	select {
+	case a := <-h.applied:
+		if a.version != "v3" {
+			t.Fatalf("applied version %q, want v3", a.version)
+		}
+	case <-time.After(prompt):
+		t.Fatalf("the corrected table was not applied within %s of a NACK held for %s", prompt, backoff)
+	}
+	select {
+	case req := <-srv.reqs:
+		// the held NACK answers a superseded response: it is dropped, and
+		// the first request after bad-1's NACK is the ACK of the new table.
+		checkACK(t, req, "v3", "good")
+	case <-time.After(prompt):
+		t.Fatalf("the corrected table was not ACKed within %s", prompt)
+	}
+	if d := time.Since(start); d >= backoff {
+		t.Errorf("took %s, the length of the backoff", d)
+	}
+	if got := h.metric(t, "meshlite_xds_nacks_total"); got != 2 {
+		t.Errorf("nacks = %v, want 2", got)
+	}
+	if st := h.client.State(); st.Version != "v3" {
+		t.Errorf("State.Version = %q, want v3", st.Version)
 	}
 }
 

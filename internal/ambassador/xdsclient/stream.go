@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -62,19 +63,101 @@ func (c *Client) stream(ctx context.Context) (delivered bool, err error) {
 	defer c.setConnected(false)
 	c.log.Info("xds: stream open", "node", c.opts.NodeID, "version", c.version())
 
-	h := &handler{c: c}
+	recv := make(chan received)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		receive(ctx, s, recv)
+	}()
+	defer func() { cancel(); <-stopped }()
+	return c.serve(ctx, s, recv)
+}
+
+// received is one result of the stream's Recv.
+type received struct {
+	resp *xdsv1.DiscoveryResponse
+	err  error
+}
+
+// receive reads s until it fails or ctx is done, handing every result to
+// out; the last one carries the error.
+func receive(ctx context.Context, s adsStream, out chan<- received) {
 	for {
 		resp, err := s.Recv()
-		if err != nil {
-			return delivered, fmt.Errorf("xdsclient: stream closed: %w", err)
+		select {
+		case out <- received{resp, err}:
+		case <-ctx.Done():
+			return
 		}
-		delivered = true
-		req := h.handle(ctx, resp)
-		if req == nil {
-			continue
+		if err != nil {
+			return
+		}
+	}
+}
+
+// serve applies every response as soon as it arrives and answers it. A
+// NACK that must wait (the control plane keeps resending a rejected
+// version) waits on a timer, not in the way of the next response: a
+// response arriving meanwhile supersedes the waiting NACK, whose nonce is
+// stale from then on, and is applied and answered at once.
+func (c *Client) serve(ctx context.Context, s adsStream, recv <-chan received) (delivered bool, err error) {
+	h := &handler{c: c}
+	var (
+		waiting *xdsv1.DiscoveryRequest // the NACK on hold, if any
+		timer   *time.Timer
+		due     <-chan time.Time // timer.C while a NACK is on hold
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		var req *xdsv1.DiscoveryRequest
+		select {
+		case r := <-recv:
+			if r.err != nil {
+				return delivered, fmt.Errorf("xdsclient: stream closed: %w", r.err)
+			}
+			delivered = true
+			var delay time.Duration
+			if req, delay = h.handle(r.resp); req == nil {
+				continue
+			}
+			if waiting != nil {
+				timer.Stop()
+				waiting, due = nil, nil
+			}
+			if delay > 0 {
+				timer = time.NewTimer(delay)
+				waiting, due, req = req, timer.C, nil
+				continue
+			}
+		case <-due:
+			req, waiting, due = waiting, nil, nil
+		case <-ctx.Done():
+			return delivered, fmt.Errorf("xdsclient: stream closed: %w", ctx.Err())
 		}
 		if err := s.Send(req); err != nil {
-			return delivered, fmt.Errorf("xdsclient: send: %w", recvError(s, err))
+			return delivered, fmt.Errorf("xdsclient: send: %w", sendError(ctx, err, recv))
+		}
+	}
+}
+
+// sendError returns the stream's status when Send failed with io.EOF (the
+// stream ended and the reason is only known to Recv, which receive calls).
+func sendError(ctx context.Context, err error, recv <-chan received) error {
+	if err != io.EOF {
+		return err
+	}
+	for {
+		select {
+		case r := <-recv:
+			if r.err != nil {
+				return r.err
+			}
+		case <-ctx.Done():
+			return err
 		}
 	}
 }
@@ -126,18 +209,19 @@ type handler struct {
 	nackRepeats int
 }
 
-// handle applies one response and returns the ACK or NACK to send, or nil
-// for a response of another type (not ours to answer).
-func (h *handler) handle(ctx context.Context, resp *xdsv1.DiscoveryResponse) *xdsv1.DiscoveryRequest {
+// handle applies one response and returns the ACK or NACK to send and how
+// long to hold it first, or nil for a response of another type (not ours
+// to answer).
+func (h *handler) handle(resp *xdsv1.DiscoveryResponse) (*xdsv1.DiscoveryRequest, time.Duration) {
 	c := h.c
 	if resp.GetTypeUrl() != meshlitev1.TypeURL {
 		c.log.Warn("xds: ignoring response of unexpected type", "type", resp.GetTypeUrl())
-		return nil
+		return nil, 0
 	}
 	version := resp.GetVersionInfo()
 	applied, err := c.apply(version, resp)
 	if err != nil {
-		return h.nack(ctx, resp, err)
+		return h.nack(resp, err)
 	}
 	h.nackVersion, h.nackRepeats = "", 0
 	c.metrics.acks.Inc()
@@ -145,24 +229,25 @@ func (h *handler) handle(ctx context.Context, resp *xdsv1.DiscoveryResponse) *xd
 		c.setVersion(version)
 		c.log.Info("xds: table applied", "version", version)
 	}
-	return c.request(version, resp.GetNonce())
+	return c.request(version, resp.GetNonce()), 0
 }
 
 // nack rejects resp, naming the previous good version. A control plane that
 // resends the version just rejected is answered after a growing delay.
-func (h *handler) nack(ctx context.Context, resp *xdsv1.DiscoveryResponse, err error) *xdsv1.DiscoveryRequest {
+func (h *handler) nack(resp *xdsv1.DiscoveryResponse, err error) (*xdsv1.DiscoveryRequest, time.Duration) {
 	c := h.c
 	detail := err.Error()
 	c.setNACK(detail)
 	c.metrics.nacks.Inc()
-	c.log.Error("xds: table rejected", "version", resp.GetVersionInfo(), "err", detail)
+	var delay time.Duration
 	if resp.GetVersionInfo() == h.nackVersion {
 		h.nackRepeats++
-		sleep(ctx, backoff(c.opts.BackoffBase, c.opts.BackoffMax, h.nackRepeats))
+		delay = c.jitter(backoffCeiling(c.opts.BackoffBase, c.opts.BackoffMax, h.nackRepeats))
 	} else {
 		h.nackVersion, h.nackRepeats = resp.GetVersionInfo(), 0
 	}
+	c.log.Error("xds: table rejected", "version", resp.GetVersionInfo(), "err", detail, "nack_in", delay.String())
 	req := c.request(c.version(), resp.GetNonce())
 	req.ErrorDetail = &xdsv1.Status{Code: int32(codes.InvalidArgument), Message: detail}
-	return req
+	return req, delay
 }
