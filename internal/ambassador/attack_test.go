@@ -403,8 +403,8 @@ func TestAttackConnectToOwnAndLoopbackAddresses(t *testing.T) {
 		{"IPv4-compatible loopback", "[::127.0.0.1]:" + upPort, 403, "loopback"},
 		{"NAT64 loopback", "[64:ff9b::7f00:1]:" + upPort, 403, "loopback"},
 		{"6to4 loopback", "[2002:7f00:1::]:" + upPort, 403, "loopback"},
-		{"metadata address", "169.254.169.254:443", 403, "link-local"},
-		{"metadata address IPv4-mapped hex", "[::ffff:a9fe:a9fe]:443", 403, "link-local"},
+		{"metadata address", "169.254.169.254:443", 403, "cloud metadata endpoint"},
+		{"metadata address IPv4-mapped hex", "[::ffff:a9fe:a9fe]:443", 403, "cloud metadata endpoint"},
 		{"no port", "localhost", 400, "missing port"},
 		{"port zero", "localhost:0", 400, "port"},
 		{"port above 65535", "localhost:65536", 400, "port"},
@@ -482,19 +482,19 @@ func TestAttackGuardThroughExplain(t *testing.T) {
 	up := newRecordingUpstream(t)
 	r := startAttack(t, guardTable, up)
 	tests := []struct{ url, class string }{
-		{"http://169.254.169.254/latest/meta-data/", "link-local"},
-		{"http://[::ffff:169.254.169.254]/", "link-local"},
-		{"http://[::ffff:a9fe:a9fe]/", "link-local"},
-		{"http://[64:ff9b::a9fe:a9fe]/", "link-local"},
-		{"http://[2002:a9fe:a9fe::1]/", "link-local"},
-		{"http://[2001:0:a9fe:a9fe::]/", "link-local"},
+		{"http://169.254.169.254/latest/meta-data/", "cloud metadata endpoint"},
+		{"http://[::ffff:169.254.169.254]/", "cloud metadata endpoint"},
+		{"http://[::ffff:a9fe:a9fe]/", "cloud metadata endpoint"},
+		{"http://[64:ff9b::a9fe:a9fe]/", "cloud metadata endpoint"},
+		{"http://[2002:a9fe:a9fe::1]/", "cloud metadata endpoint"},
+		{"http://[2001:0:a9fe:a9fe::]/", "cloud metadata endpoint"},
 		{"http://[0:0:0:0:0:ffff:7f00:1]/", "loopback"},
 		{"http://[fe80::1]/", "link-local"},
 		{"http://[ff02::1]/", "multicast"},
 		{"http://255.255.255.255/", "broadcast"},
 		{"http://0.0.0.0/", "unspecified"},
 		{"http://[::]/", "unspecified"},
-		{"https://169.254.169.254", "link-local"},
+		{"https://169.254.169.254", "cloud metadata endpoint"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {

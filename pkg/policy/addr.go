@@ -10,10 +10,11 @@ const (
 	Private                      // 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, fec0::/10
 	Loopback                     // 127/8, ::1
 	Unspecified                  // 0/8, ::
-	LinkLocal                    // 169.254/16 (cloud metadata), fe80::/10
+	LinkLocal                    // 169.254/16, fe80::/10 (the metadata endpoints there are Metadata)
 	Multicast                    // 224/4, ff00::/8
 	Broadcast                    // 255.255.255.255
 	Reserved                     // 240/4
+	Metadata                     // cloud metadata endpoints (metadata.go), wherever they lie
 )
 
 // String names the class as reasons print it ("link-local").
@@ -33,6 +34,8 @@ func (c AddrClass) String() string {
 		return "broadcast"
 	case Reserved:
 		return "reserved"
+	case Metadata:
+		return "cloud metadata endpoint"
 	default:
 		return "public"
 	}
@@ -71,38 +74,73 @@ var (
 
 // ClassifyAddr classifies a, looking through IPv6 forms that embed an IPv4
 // address: the embedded address decides the class, so ::ffff:169.254.169.254
-// is link-local. Teredo embeds two addresses; the worse one decides.
-// Addresses in the local-use NAT64 prefix 64:ff9b:1::/48 are at least
-// private, and every RFC 6052 encoding they could be is checked, because the
-// prefix length in use there is not known here.
+// is a cloud metadata endpoint. Teredo embeds two addresses; the worse one
+// decides. Addresses in the local-use NAT64 prefix 64:ff9b:1::/48 are at
+// least private, and every RFC 6052 encoding they could be is checked,
+// because the prefix length in use there is not known here.
 func ClassifyAddr(a netip.Addr) AddrInfo {
 	a = a.WithZone("")
-	if a.Is4() {
-		return AddrInfo{Class: classify4(a.As4())}
-	}
-	if a.Is4In6() {
-		return embedded(a.Unmap().As4(), "IPv4-mapped")
-	}
-	b := a.As16()
 	switch {
+	case a.Is4():
+		return AddrInfo{Class: classify4(a.As4())}
 	case a == netip.IPv6Unspecified():
 		return AddrInfo{Class: Unspecified}
 	case a == netip.IPv6Loopback():
 		return AddrInfo{Class: Loopback}
-	case compatPrefix.Contains(a):
-		return embedded([4]byte(b[12:16]), "IPv4-compatible")
-	case translatedPrefix.Contains(a):
-		return embedded([4]byte(b[12:16]), "IPv4-translated")
-	case nat64Prefix.Contains(a):
-		return embedded([4]byte(b[12:16]), "NAT64")
-	case nat64LocalPrefix.Contains(a):
-		return classifyLocalNAT64(b)
-	case sixToFourPrefix.Contains(a):
-		return embedded([4]byte(b[2:6]), "6to4")
-	case teredoPrefix.Contains(a):
-		return classifyTeredo(b)
 	}
-	return AddrInfo{Class: classify6(a)}
+	forms, ok := embeddedIPv4(a)
+	if !ok {
+		return AddrInfo{Class: classify6(a)}
+	}
+	info := AddrInfo{Class: Public}
+	if nat64LocalPrefix.Contains(a) {
+		info.Class = Private
+	}
+	for _, f := range forms {
+		info = worse(info, embedded(f.v4, f.form))
+	}
+	return info
+}
+
+// ipv4Form is an IPv4 address an IPv6 address carries, and the name of the
+// embedding.
+type ipv4Form struct {
+	v4   [4]byte
+	form string
+}
+
+// embeddedIPv4 returns the IPv4 addresses an IPv6 address carries (IPv4-
+// mapped or -compatible, IPv4-translated, NAT64, 6to4, Teredo), and whether
+// a is such a form at all. :: and ::1 are not forms.
+func embeddedIPv4(a netip.Addr) ([]ipv4Form, bool) {
+	b := a.As16()
+	switch {
+	case a.Is4():
+		return nil, false
+	case a.Is4In6():
+		return []ipv4Form{{a.Unmap().As4(), "IPv4-mapped"}}, true
+	case a == netip.IPv6Unspecified(), a == netip.IPv6Loopback():
+		return nil, false
+	case compatPrefix.Contains(a):
+		return []ipv4Form{{[4]byte(b[12:16]), "IPv4-compatible"}}, true
+	case translatedPrefix.Contains(a):
+		return []ipv4Form{{[4]byte(b[12:16]), "IPv4-translated"}}, true
+	case nat64Prefix.Contains(a):
+		return []ipv4Form{{[4]byte(b[12:16]), "NAT64"}}, true
+	case nat64LocalPrefix.Contains(a):
+		return localNAT64Forms(b), true
+	case sixToFourPrefix.Contains(a):
+		return []ipv4Form{{[4]byte(b[2:6]), "6to4"}}, true
+	case teredoPrefix.Contains(a):
+		// the server (bits 32-63) and the obfuscated client (last 32
+		// bits, inverted)
+		var client [4]byte
+		for i := range client {
+			client[i] = b[12+i] ^ 0xff
+		}
+		return []ipv4Form{{[4]byte(b[4:8]), "Teredo server"}, {client, "Teredo client"}}, true
+	}
+	return nil, false
 }
 
 func embedded(v4 [4]byte, form string) AddrInfo {
@@ -113,27 +151,12 @@ func embedded(v4 [4]byte, form string) AddrInfo {
 	return AddrInfo{Class: c, Embedded: netip.AddrFrom4(v4), Form: form}
 }
 
-// classifyTeredo checks the server (bits 32-63) and the obfuscated client
-// (last 32 bits, inverted) addresses.
-func classifyTeredo(b [16]byte) AddrInfo {
-	server := embedded([4]byte(b[4:8]), "Teredo server")
-	var client [4]byte
-	for i := range client {
-		client[i] = b[12+i] ^ 0xff
-	}
-	return worse(server, embedded(client, "Teredo client"))
-}
-
-// classifyLocalNAT64 checks every RFC 6052 encoding (prefix lengths 48, 56,
+// localNAT64Forms returns every RFC 6052 encoding (prefix lengths 48, 56,
 // 64 and 96) the address is a well-formed instance of: the "u" octet (byte
 // 8) and the suffix after the IPv4 field are zero, except for /96 where
 // byte 8 belongs to the prefix. An all-zero field is zero padding, not an
-// address, unless every field is zero.
-func classifyLocalNAT64(b [16]byte) AddrInfo {
-	type enc struct {
-		v4    [4]byte
-		valid bool
-	}
+// address, unless every field is zero (then 0.0.0.0 is returned).
+func localNAT64Forms(b [16]byte) []ipv4Form {
 	zero := func(bs ...byte) bool {
 		for _, x := range bs {
 			if x != 0 {
@@ -142,22 +165,25 @@ func classifyLocalNAT64(b [16]byte) AddrInfo {
 		}
 		return true
 	}
-	encs := [...]enc{
+	encs := [...]struct {
+		v4    [4]byte
+		valid bool
+	}{
 		{[4]byte{b[6], b[7], b[9], b[10]}, zero(b[8], b[11], b[12], b[13], b[14], b[15])},
 		{[4]byte{b[7], b[9], b[10], b[11]}, zero(b[8], b[12], b[13], b[14], b[15])},
 		{[4]byte{b[9], b[10], b[11], b[12]}, zero(b[8], b[13], b[14], b[15])},
 		{[4]byte{b[12], b[13], b[14], b[15]}, true},
 	}
-	info, seen := AddrInfo{Class: Private}, false
+	var out []ipv4Form
 	for _, e := range encs {
 		if e.valid && e.v4 != [4]byte{} {
-			info, seen = worse(info, embedded(e.v4, "NAT64")), true
+			out = append(out, ipv4Form{e.v4, "NAT64"})
 		}
 	}
-	if !seen {
-		return embedded([4]byte{}, "NAT64")
+	if len(out) == 0 {
+		return []ipv4Form{{[4]byte{}, "NAT64"}}
 	}
-	return info
+	return out
 }
 
 // worse returns the more restrictive classification: always-denied beats
@@ -181,6 +207,8 @@ func severity(c AddrClass) int {
 
 func classify4(b [4]byte) AddrClass {
 	switch {
+	case metadataAddrs[netip.AddrFrom4(b)]:
+		return Metadata
 	case b[0] == 0:
 		return Unspecified
 	case b[0] == 127:
@@ -204,6 +232,8 @@ func classify4(b [4]byte) AddrClass {
 
 func classify6(a netip.Addr) AddrClass {
 	switch {
+	case metadataAddrs[a]:
+		return Metadata
 	case linkLocal6Prefix.Contains(a):
 		return LinkLocal
 	case multicast6Prefix.Contains(a):
@@ -215,8 +245,10 @@ func classify6(a netip.Addr) AddrClass {
 }
 
 // alwaysDeniedPrefixes are the ranges ValidateRules refuses in cidrs, since
-// the guard would deny every address in them anyway.
-var alwaysDeniedPrefixes = []netip.Prefix{
+// the guard would deny every address in them anyway. A wider cidrs range
+// that merely contains a metadata endpoint is accepted; the endpoint itself
+// stays denied.
+var alwaysDeniedPrefixes = append([]netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("127.0.0.0/8"),
 	netip.MustParsePrefix("169.254.0.0/16"),
@@ -226,6 +258,15 @@ var alwaysDeniedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("::1/128"),
 	linkLocal6Prefix,
 	multicast6Prefix,
+}, metadataPrefixes()...)
+
+// metadataPrefixes are the metadata endpoints as single-address prefixes.
+func metadataPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, len(metadataEndpoints))
+	for i, e := range metadataEndpoints {
+		out[i] = netip.PrefixFrom(e.Addr, e.Addr.BitLen())
+	}
+	return out
 }
 
 // insideAlwaysDenied returns the always-denied range that contains all of p.

@@ -76,7 +76,7 @@ func (p *Policy) admit(ctx context.Context, d Decision, ip netip.Addr, port uint
 	}
 	if f, bad := p.guard(addrs, port, g.privateOK, g.loopbackOK); bad {
 		d.Result, d.Reason = Deny, f.reason(d.Host, ip.IsValid(), g.rule)
-		if f.info.Class == Private && p.mode == Report {
+		if f.onlyPrivate() && p.mode == Report {
 			d.Result, d.Reason, d.Addrs = WouldDeny, d.Reason+" (report mode: sent anyway)", unmapAll(addrs)
 		}
 		return d, nil

@@ -13,11 +13,14 @@ type guardFailure struct {
 	addr netip.Addr
 	info AddrInfo
 	self netip.AddrPort // valid when addr:port is one of the ambassador's listeners
+	deny denyHit        // deny.deny.Prefix is valid when a deny range denied addr
 }
 
 // guard checks every address; any failure denies the whole destination (it
 // never picks the good address out of a mixed answer). An always-denied
-// address is reported in preference to a private one.
+// address (by class, by a deny range, or as one of the ambassador's own
+// listeners) is reported in preference to a private one. The deny ranges
+// apply even where loopback is allowed.
 func (p *Policy) guard(addrs []netip.Addr, port uint16, privateOK, loopbackOK bool) (guardFailure, bool) {
 	var private guardFailure
 	for _, a := range addrs {
@@ -25,15 +28,24 @@ func (p *Policy) guard(addrs []netip.Addr, port uint16, privateOK, loopbackOK bo
 		if self, ok := p.selfListener(a, port, info); ok {
 			return guardFailure{addr: a, info: info, self: self}, true
 		}
-		switch {
-		case info.Class == Loopback && loopbackOK && isDirectForm(info):
-		case info.Class.AlwaysDenied():
+		loopbackPass := info.Class == Loopback && loopbackOK && isDirectForm(info)
+		if info.Class.AlwaysDenied() && !loopbackPass {
 			return guardFailure{addr: a, info: info}, true
-		case info.Class == Private && !privateOK && !private.addr.IsValid():
+		}
+		if hit, ok := p.denied(a); ok {
+			return guardFailure{addr: a, info: info, deny: hit}, true
+		}
+		if info.Class == Private && !privateOK && !private.addr.IsValid() {
 			private = guardFailure{addr: a, info: info}
 		}
 	}
 	return private, private.addr.IsValid()
+}
+
+// onlyPrivate reports whether the failure is a private address a rule did
+// not permit: the one failure report mode sends anyway.
+func (f guardFailure) onlyPrivate() bool {
+	return f.info.Class == Private && !f.self.IsValid() && !f.deny.deny.Prefix.IsValid()
 }
 
 // selfListener reports whether a:port reaches one of the ambassador's own
@@ -68,8 +80,20 @@ func (f guardFailure) reason(host string, literal bool, rule string) string {
 		b.WriteString("the ambassador's own listener " + f.self.String() + " (always denied: the request would loop back)")
 		return b.String()
 	}
+	if f.deny.deny.Prefix.IsValid() {
+		if f.deny.via.IsValid() {
+			b.WriteString("an IPv6 form (" + f.deny.form + ") of " + f.deny.via.String() + ", ")
+		}
+		b.WriteString("inside " + f.deny.deny.Prefix.String() + " from " + f.deny.deny.Source +
+			" (always denied: no rule, route or mode can allow a deny range)")
+		return b.String()
+	}
 	if f.info.Embedded.IsValid() {
 		b.WriteString("an IPv6 form (" + f.info.Form + ") of " + f.info.Embedded.String() + ", ")
+	}
+	if f.info.Class == Metadata {
+		b.WriteString("a cloud metadata endpoint (always denied: no rule, route or mode can allow it)")
+		return b.String()
 	}
 	class := f.info.Class.String()
 	if class[0] == 'u' {

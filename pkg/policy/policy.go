@@ -14,6 +14,11 @@ type Options struct {
 	// to one is always denied. A self address bound to 0.0.0.0 or :: also
 	// denies its port on every loopback address.
 	Self []netip.AddrPort
+	// Deny are ranges no rule, route or mode can allow: a destination with
+	// an address inside one (or an IPv6 form embedding such an address) is
+	// denied in both modes. Nil means none beyond the always-denied
+	// classes. Build it with ParseDenyCIDRs.
+	Deny []DenyCIDR
 }
 
 // Policy is a compiled, immutable allowlist. Safe for concurrent use.
@@ -26,6 +31,7 @@ type Policy struct {
 	resolver  Resolver
 	self      map[netip.AddrPort]bool
 	selfAny   map[uint16]netip.AddrPort // ports bound on 0.0.0.0 or ::
+	deny      []DenyCIDR
 }
 
 // Compile validates rules and builds a Policy. Errors are FieldErrors whose
@@ -52,6 +58,7 @@ func Compile(mode Mode, rules []Rule, opts Options) (*Policy, error) {
 		resolver:  opts.Resolver,
 		self:      make(map[netip.AddrPort]bool, len(opts.Self)),
 		selfAny:   make(map[uint16]netip.AddrPort),
+		deny:      append([]DenyCIDR(nil), opts.Deny...),
 	}
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver

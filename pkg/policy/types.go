@@ -1,7 +1,8 @@
 // Package policy decides whether the ambassador may send a request to a
 // destination: the egress allowlist (deny by default), host normalisation and
 // the address guard that stops requests from reaching loopback, link-local,
-// metadata and (unless allowed) private addresses.
+// cloud metadata endpoints (metadata.go), configured deny ranges (deny.go)
+// and (unless allowed) private addresses.
 package policy
 
 import (
@@ -45,7 +46,11 @@ type Rule struct {
 	Paths []string `yaml:"paths,omitempty" json:"paths,omitempty"`
 	// CIDRs allow literal IP destinations inside these prefixes, written
 	// masked ("10.0.0.0/8", not "10.0.0.1/8"). Private addresses inside them
-	// are allowed; always-denied ones (loopback, link-local, ...) are not.
+	// are allowed; always-denied ones (loopback, link-local, cloud metadata
+	// endpoints, deny ranges, ...) are not. A range that lies wholly inside
+	// an always-denied range is refused; a wider one that merely contains
+	// a metadata endpoint (100.64.0.0/10 holds 100.100.100.200) is
+	// accepted, and the endpoint itself stays denied.
 	CIDRs []string `yaml:"cidrs,omitempty" json:"cidrs,omitempty"`
 	// AllowPrivate lets a wildcard host resolve to private addresses
 	// (RFC 1918, fc00::/7, 100.64.0.0/10). Exact hosts may always do so.
