@@ -20,6 +20,7 @@ func (rt *RouteTable) Clone() *RouteTable {
 			c.Spec.Routes[i].Retry = &cp
 		}
 	}
+	c.Spec.DenyCIDRs = slices.Clone(rt.Spec.DenyCIDRs)
 	c.Spec.Egress = slices.Clone(rt.Spec.Egress)
 	for i := range c.Spec.Egress {
 		c.Spec.Egress[i] = cloneRule(c.Spec.Egress[i])

@@ -118,6 +118,9 @@ func TestLoadInvalidFixtures(t *testing.T) {
 		{"retry-on-name", "spec.routes[0].retry.on[0]", `"timeout" not supported (use connect-failure, reset, 5xx, gateway-error, or a status code 500..599)`},
 		{"egress-ports-missing", "spec.egress[0].ports", "required"},
 		{"egress-port-not-number", "spec.egress[0].ports[0]", `port "https": not a number`},
+		{"deny-cidrs-not-prefix", "spec.denyCidrs[1]", `cidr "203.0.113.7" is an address, not a prefix (write "203.0.113.7/32")`},
+		{"deny-cidrs-host-bits", "spec.denyCidrs[0]", `cidr "10.1.2.3/8" has host bits set (write the masked form "10.0.0.0/8")`},
+		{"deny-cidrs-not-list", "spec.denyCidrs", "expected a list"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

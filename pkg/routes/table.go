@@ -50,7 +50,8 @@ type Compiled struct {
 }
 
 // Compile validates rt and compiles its routes and egress policy. The
-// error joins every problem, as Validate does. The table keeps a copy of
+// policy denies opts.Deny (the ambassador's --deny-cidrs) and the table's
+// spec.denyCidrs, merged. The error joins every problem, as Validate does. The table keeps a copy of
 // rt, so later changes to rt do not affect it.
 func Compile(rt *RouteTable, opts policy.Options) (*Table, error) {
 	if err := rt.Validate(); err != nil {
@@ -61,6 +62,11 @@ func Compile(rt *RouteTable, opts policy.Options) (*Table, error) {
 	if mode == "" {
 		mode = policy.Enforce
 	}
+	deny, errs := policy.ParseDenyCIDRs("spec.denyCidrs", doc.Spec.DenyCIDRs)
+	if len(errs) > 0 { // Validate passed, so this is a bug
+		return nil, fmt.Errorf("routes: %w", errors.Join(errs...))
+	}
+	opts.Deny = append(slices.Clip(opts.Deny), deny...)
 	pol, err := policy.Compile(mode, doc.Spec.Egress, opts)
 	if err != nil {
 		return nil, fmt.Errorf("routes: spec.egress: %w", err)
@@ -108,13 +114,14 @@ func compileRoute(r *Route) (*Compiled, error) {
 // add appends a compiled route and records its local port.
 func (t *Table) add(c *Compiled) {
 	t.routes = append(t.routes, c)
-	if isLoopbackHost(c.Source.Hostname()) && !slices.Contains(t.localPorts, c.SourcePort) {
+	if _, ok := LoopbackHost(c.Source.Hostname()); ok && !slices.Contains(t.localPorts, c.SourcePort) {
 		t.localPorts = append(t.localPorts, c.SourcePort)
 	}
 }
 
 // LocalPorts lists the distinct ports of loopback sources (localhost,
-// 127.0.0.1, ::1) in ascending order: the local mapping doors to open.
+// 127.0.0.1, ::1; see LoopbackHosts) in ascending order: the local mapping
+// doors to open, each on 127.0.0.1 and [::1].
 // The slice is the caller's.
 func (t *Table) LocalPorts() []uint16 { return slices.Clone(t.localPorts) }
 

@@ -27,11 +27,16 @@ type Metadata struct {
 	Name string `yaml:"name" json:"name"`
 }
 
-// Spec holds the routes and the egress allowlist.
+// Spec holds the routes, the egress allowlist and the deny ranges.
 type Spec struct {
 	Mode   policy.Mode   `yaml:"mode,omitempty" json:"mode,omitempty"` // "" = enforce
 	Routes []Route       `yaml:"routes,omitempty" json:"routes,omitempty"`
 	Egress []policy.Rule `yaml:"egress,omitempty" json:"egress,omitempty"`
+	// DenyCIDRs are ranges no rule, route or mode can allow: a destination
+	// that resolves to an address inside one is denied, in both modes. They
+	// add to the ambassador's --deny-cidrs. Written masked ("10.0.0.0/8",
+	// "203.0.113.7/32"). Empty means none beyond the always-denied classes.
+	DenyCIDRs []string `yaml:"denyCidrs,omitempty" json:"denyCidrs,omitempty"`
 }
 
 // Route maps a source URL prefix (http://localhost/api) to a target URL.

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,8 +19,9 @@ const (
 var retryConditions = []string{"connect-failure", "reset", "5xx", "gateway-error"}
 
 // Validate returns every problem in rt (nil when none), joined with
-// errors.Join: *FieldError values in document order, then the egress
-// rules' problems as reported by policy.ValidateRules.
+// errors.Join: *FieldError values for the header, mode and routes in
+// document order, then the egress rules' problems as reported by
+// policy.ValidateRules, then spec.denyCidrs' as *FieldError values.
 func (rt *RouteTable) Validate() error { return rt.validate().err() }
 
 func (rt *RouteTable) validate() problems {
@@ -31,7 +33,22 @@ func (rt *RouteTable) validate() problems {
 	p.mode(rt.Spec.Mode)
 	p.routes(rt.Spec.Routes)
 	p = append(p, policy.ValidateRules("spec.egress", rt.Spec.Egress)...)
+	p.denyCIDRs(rt.Spec.DenyCIDRs)
 	return p
+}
+
+// denyCIDRs checks spec.denyCidrs; its problems become FieldErrors so that
+// they carry a YAML line.
+func (p *problems) denyCIDRs(cidrs []string) {
+	_, errs := policy.ParseDenyCIDRs("spec.denyCidrs", cidrs)
+	for _, err := range errs {
+		var fe *policy.FieldError
+		if errors.As(err, &fe) {
+			p.add(fe.Path, "%s", fe.Msg)
+		} else {
+			*p = append(*p, err)
+		}
+	}
 }
 
 // header checks apiVersion, kind and metadata.
