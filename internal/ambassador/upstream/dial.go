@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 )
 
 // dialHTTP is the pool's DialContext. Plain http tries carry the chosen
@@ -30,15 +32,19 @@ func (t *Transport) dialHTTP(ctx context.Context, network, addr string) (net.Con
 	return conn, nil
 }
 
-// dialTLS is the pool's DialTLSContext. https tries carry "name:port" as the
-// URL host (the pool key); the dialer picks a checked address, preferring
-// one not yet tried in the call, and verifies the server as Target.Host.
+// dialTLS is the pool's DialTLSContext. https tries carry the target name
+// and the chosen endpoint as the URL host (tlsPoolHost), so addr names
+// both; the endpoint is dialled only if it is one of the call's checked
+// addresses and the server is verified as the call's target name.
 func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
 	c := callFrom(ctx)
-	if c == nil || addr != c.poolHost {
-		return nil, errors.New("upstream: dial " + addr + " without a matching target (requests must carry a Target)")
+	if c == nil {
+		return nil, errors.New("upstream: dial " + addr + " without a target (requests must carry a Target)")
 	}
-	ep := c.pick()
+	name, ep, ok := parseTLSPoolAddr(addr)
+	if !ok || name != c.target.Host || !c.target.checks(ep) {
+		return nil, &DialError{Addr: addr, Err: errors.New("address is not one of the target's checked addresses")}
+	}
 	raw, err := t.dialer.DialContext(ctx, "tcp", ep.String())
 	if err != nil {
 		c.markFailed(ep)
@@ -55,6 +61,31 @@ func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn
 	return conn, nil
 }
 
+// tlsPoolHost is the URL host of an https try to name at ep, and so its
+// key in the connection pool: "[name/ip]:port". Keying by name and
+// endpoint means a connection verified for one name is never reused for
+// another, and a connection to an address that a later call no longer
+// checked (a changed DNS answer) is never reused for that call. The host
+// is never sent: the Host header and the TLS server name are the name.
+func tlsPoolHost(name string, ep netip.AddrPort) string {
+	return "[" + name + "/" + ep.Addr().String() + "]:" + strconv.Itoa(int(ep.Port()))
+}
+
+// parseTLSPoolAddr splits the address the pool dials for a tlsPoolHost
+// (the pool drops the brackets when the address has no colon).
+func parseTLSPoolAddr(addr string) (name string, ep netip.AddrPort, ok bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", netip.AddrPort{}, false
+	}
+	i := strings.LastIndexByte(host, '/')
+	if i < 0 {
+		return "", netip.AddrPort{}, false
+	}
+	ep, err = netip.ParseAddrPort(net.JoinHostPort(host[i+1:], port))
+	return host[:i], ep, err == nil
+}
+
 // tlsConfig is the client configuration for one connection to host: the
 // configured roots (system roots when none), SNI and verification for host.
 func (t *Transport) tlsConfig(host string) *tls.Config {
@@ -67,14 +98,22 @@ func (t *Transport) tlsConfig(host string) *tls.Config {
 }
 
 // DialTunnel opens a TCP connection for a CONNECT tunnel to target: it
-// tries the checked addresses in order until one connects, and fills
-// target.Attempts and target.Upstream. It fails with *DialError when none
-// connects, or with ctx's error when ctx ends first.
+// tries the checked addresses in order until one connects, each for at
+// most DialTimeout and all of them within the target's Retry.Timeout
+// (DefaultTimeout when 0), and fills target.Attempts and target.Upstream.
+// It fails with *DialError when none connects, *TimeoutError when the
+// overall deadline passes first, or ctx's error when ctx ends first.
 func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, error) {
 	if err := checkTarget(target); err != nil {
 		return nil, err
 	}
 	target.Attempts, target.Upstream = 0, ""
+	overall := target.Retry.Timeout
+	if overall <= 0 {
+		overall = t.opts.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, overall, &TimeoutError{Timeout: overall})
+	defer cancel()
 	var last error
 	for i := range target.Addrs {
 		ep := target.endpoint(i).String()
@@ -85,8 +124,13 @@ func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, e
 			return conn, nil
 		}
 		if ctx.Err() != nil {
-			t.metrics.tries.WithLabelValues(target.Route, resultCanceled).Inc()
-			return nil, ctx.Err()
+			err := context.Cause(ctx)
+			result := resultCanceled
+			if dialTimeout(err) {
+				result = resultTimeout
+			}
+			t.metrics.tries.WithLabelValues(target.Route, result).Inc()
+			return nil, err
 		}
 		t.metrics.tries.WithLabelValues(target.Route, resultConnectFailure).Inc()
 		t.log.LogAttrs(ctx, slog.LevelDebug, "upstream: tunnel dial failed",
@@ -94,6 +138,12 @@ func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, e
 		last = &DialError{Addr: ep, Err: err}
 	}
 	return nil, last
+}
+
+// dialTimeout reports whether err is DialTunnel's overall deadline.
+func dialTimeout(err error) bool {
+	var te *TimeoutError
+	return errors.As(err, &te)
 }
 
 // checkTarget rejects a target that cannot be dialled.

@@ -15,12 +15,19 @@
 // picks an untried address really reaches a different endpoint. The Host
 // header still carries the target name.
 //
-// https requests keep the URL host as the target name ("name:port"), so the
-// pool is keyed by name: a connection verified for one name is never reused
-// for another name, even when both resolve to the same address. The dialer
-// still prefers an address not yet tried in the call, but a retry may reuse
-// an idle connection to the endpoint that just answered (HTTP/2 multiplexes
-// every request to a name on one connection anyway).
+// https requests are sent with the URL host set to the target name and the
+// chosen endpoint ("[name/ip]:port"), so the pool is keyed per name and
+// endpoint: a connection verified for one name is never reused for another
+// name, even when both resolve to the same address. The Host header and the
+// TLS server name carry the name alone.
+//
+// Either way a pooled connection is reused only for a call whose checked
+// addresses include the connection's remote address: when a name's DNS
+// answer changes, the next call dials a new connection to a new address
+// and never reuses one to an address it no longer checked. HTTP/2
+// multiplexes every request to one name and endpoint on one connection.
+// CloseIdleConnections empties the pool; the proxy calls it on every table
+// swap.
 //
 // # Retry conditions
 //

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/netip"
 	"time"
 )
 
@@ -80,21 +77,9 @@ func (t *Transport) newRoundTrip(req *http.Request, target *Target) *roundTrip {
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	ctx = context.WithValue(ctx, callKey{}, rt.c)
-	if req.URL.Scheme == "https" {
-		rt.c.poolHost = target.hostPort()
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: rt.c.gotConn})
-	}
 	rt.ctx, rt.cancel = ctx, cancel
 	rt.timer = time.AfterFunc(pol.Timeout, func() { cancel(&TimeoutError{Timeout: pol.Timeout}) })
 	return rt
-}
-
-// gotConn records the endpoint an https try was sent on (new or reused).
-func (c *call) gotConn(info httptrace.GotConnInfo) {
-	if a, ok := info.Conn.RemoteAddr().(*net.TCPAddr); ok {
-		ep := a.AddrPort()
-		c.markTried(netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port()))
-	}
 }
 
 // end releases the call's timer and contexts; it may be called twice.

@@ -113,14 +113,12 @@ func newCall(t *Target) *call {
 // context. The pool may finish a dial after RoundTrip returned (for a later
 // request), so everything the dialer touches is guarded by mu.
 type call struct {
-	target   Target // a copy of the plan: Host, Port and Addrs only
-	poolHost string // URL host of https tries: the pool key
+	target Target // a copy of the plan: Host, Port and Addrs only
 
 	mu     sync.Mutex
-	try    int            // number of the current try, from 0
-	tried  uint64         // bit i: Addrs[i] was tried in this call
-	failed uint64         // bit i: a dial to Addrs[i] failed in this call
-	conn   netip.AddrPort // remote endpoint of the current try's connection
+	try    int    // number of the current try, from 0
+	tried  uint64 // bit i: Addrs[i] was tried in this call
+	failed uint64 // bit i: a dial to Addrs[i] failed in this call
 }
 
 type callKey struct{}
@@ -135,7 +133,6 @@ func (c *call) begin(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.try = n
-	c.conn = netip.AddrPort{}
 }
 
 // pick returns the first endpoint not yet tried in this call, or, when all
@@ -206,7 +203,6 @@ func (c *call) untried() bool {
 func (c *call) markTried(ep netip.AddrPort) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.conn = ep
 	for i := range c.target.Addrs {
 		if c.target.endpoint(i) == ep {
 			c.markLocked(i)
@@ -218,11 +214,4 @@ func (c *call) markLocked(i int) {
 	if i < 64 {
 		c.tried |= 1 << i
 	}
-}
-
-// connEndpoint returns the endpoint recorded for the current try.
-func (c *call) connEndpoint() netip.AddrPort {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.conn
 }

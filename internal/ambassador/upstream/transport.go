@@ -14,7 +14,7 @@ import (
 // Options tune a Transport. Zero values mean the documented defaults.
 type Options struct {
 	// MaxIdleConnsPerHost is the idle connections kept per endpoint (http)
-	// or per name (https); default 256. The pool keeps at most four times
+	// or per name and endpoint (https); default 256. The pool keeps at most four times
 	// as many idle connections in all.
 	MaxIdleConnsPerHost int
 	// IdleConnTimeout closes idle connections after this long; default 90s.
@@ -24,7 +24,8 @@ type Options struct {
 	// TLSHandshakeTimeout bounds one TLS handshake; default 10s.
 	TLSHandshakeTimeout time.Duration
 	// DefaultTimeout bounds a whole call (retries and response body
-	// included) whose Retry.Timeout is 0; default 30s.
+	// included) whose Retry.Timeout is 0, and so a DialTunnel across all
+	// of its target's addresses; default 30s.
 	DefaultTimeout time.Duration
 	// TLSConfig is the base client configuration for https targets (roots,
 	// client certificates); nil means system roots. ServerName is always

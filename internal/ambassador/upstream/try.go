@@ -67,13 +67,15 @@ func (rt *roundTrip) try(n int) tryResult {
 		res.Body.Close() // the try timed out as its headers arrived
 		res, err = nil, context.Cause(ctx)
 	}
-	rt.record(n, ep, err)
+	rt.record(n, ep)
 	return tryResult{res: res, err: err, kind: rt.classify(ctx, err), cancel: cancel}
 }
 
-// request builds the outgoing request of one try. http tries are addressed
-// to the chosen endpoint (the pool is keyed per endpoint); https tries to
-// the target name (the pool is keyed per name and the dialer picks).
+// request builds the outgoing request of one try, addressed to an endpoint
+// picked from the checked addresses. The URL host is the pool key: the
+// endpoint for http, the target name and the endpoint for https (see
+// tlsPoolHost), so a pooled connection is only ever reused for an address
+// the current call checked.
 func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort, error) {
 	body, getBody, err := rt.body.next()
 	if err != nil {
@@ -81,12 +83,11 @@ func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort
 	}
 	out := rt.req.WithContext(ctx)
 	u := *rt.req.URL
-	var ep netip.AddrPort
+	ep := rt.c.pick()
 	if u.Scheme == "http" {
-		ep = rt.c.pick()
 		u.Host = ep.String()
 	} else {
-		u.Host = rt.c.poolHost
+		u.Host = tlsPoolHost(rt.target.Host, ep)
 	}
 	out.URL = &u
 	if out.Host == "" {
@@ -96,18 +97,9 @@ func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort
 	return out, ep, nil
 }
 
-// record fills Target.Attempts and Target.Upstream after try n.
-func (rt *roundTrip) record(n int, ep netip.AddrPort, err error) {
+// record fills Target.Attempts and Target.Upstream after try n, sent to ep.
+func (rt *roundTrip) record(n int, ep netip.AddrPort) {
 	rt.target.Attempts = n + 1
-	if !ep.IsValid() && err != nil {
-		if de := dialError(err); de != nil {
-			rt.target.Upstream = de.Addr
-			return
-		}
-	}
-	if !ep.IsValid() {
-		ep = rt.c.connEndpoint()
-	}
 	if ep.IsValid() {
 		rt.target.Upstream = ep.String()
 	}
