@@ -182,8 +182,27 @@ func newEndpoint(scheme, host string, port uint16, p, rawPath string) endpoint {
 	return endpoint{scheme: scheme, host: host, port: port, path: p, url: u}
 }
 
-// isLoopbackHost reports whether a normalised source host is one of the
-// loopback names the local mapping doors serve.
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+// LoopbackHosts are the source hosts the local mapping doors serve, in
+// normal form. A source naming any of them opens a door on 127.0.0.1 and
+// [::1] at its port (see Table.LocalPorts).
+var LoopbackHosts = [...]string{"localhost", "127.0.0.1", "::1"}
+
+// LoopbackHost returns the normal form of h when it names one of
+// LoopbackHosts as a Host header may write it: ASCII case ignored, one
+// trailing dot allowed, brackets around ::1 ("[::1]") and nothing else.
+// ok is false otherwise.
+func LoopbackHost(h string) (normal string, ok bool) {
+	if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
+		if h[1:len(h)-1] == "::1" {
+			return "::1", true
+		}
+		return "", false
+	}
+	h = strings.TrimSuffix(h, ".")
+	for _, lh := range LoopbackHosts {
+		if equalFoldASCII(lh, h) {
+			return lh, true
+		}
+	}
+	return "", false
 }
