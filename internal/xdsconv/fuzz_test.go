@@ -122,5 +122,6 @@ func fuzzTable(r *fuzzReader) *routes.RouteTable {
 		}
 		rt.Spec.Egress = append(rt.Spec.Egress, rule)
 	}
+	rt.Spec.DenyCIDRs = r.strs()
 	return rt
 }

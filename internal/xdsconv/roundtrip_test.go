@@ -30,6 +30,7 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"empty spec", table(routes.Spec{})},
 		{"report mode only", table(routes.Spec{Mode: policy.Report})},
+		{"deny ranges only", table(routes.Spec{DenyCIDRs: []string{"10.0.0.0/8", "fd00::/8"}})},
 		{"route without timeout or retry", table(routes.Spec{Routes: []routes.Route{
 			{Name: "rng", Source: "http://localhost/api", Target: "http://numbers-api/rng"},
 		}})},
@@ -92,6 +93,7 @@ func normalize(rt *routes.RouteTable) *routes.RouteTable {
 	out := *rt
 	out.Spec.Routes = nilIfEmpty(rt.Spec.Routes)
 	out.Spec.Egress = nilIfEmpty(rt.Spec.Egress)
+	out.Spec.DenyCIDRs = nilIfEmpty(rt.Spec.DenyCIDRs)
 	for i := range out.Spec.Routes {
 		if r := out.Spec.Routes[i].Retry; r != nil {
 			retry := *r
@@ -116,21 +118,23 @@ func nilIfEmpty[T any](s []T) []T {
 
 func TestToProtoEmptySlicesAreAbsent(t *testing.T) {
 	rt := table(routes.Spec{
-		Routes: []routes.Route{{Name: "r", Retry: &routes.RetryPolicy{On: []string{}}}},
-		Egress: []policy.Rule{{Name: "e", Ports: []policy.PortRange{}, Methods: []string{}}},
+		Routes:    []routes.Route{{Name: "r", Retry: &routes.RetryPolicy{On: []string{}}}},
+		Egress:    []policy.Rule{{Name: "e", Ports: []policy.PortRange{}, Methods: []string{}}},
+		DenyCIDRs: []string{},
 	})
 	m := ToProto(rt)
-	if m.Routes[0].Retry.On != nil || m.Egress[0].Ports != nil || m.Egress[0].Methods != nil {
+	if m.Routes[0].Retry.On != nil || m.Egress[0].Ports != nil || m.Egress[0].Methods != nil || m.DenyCidrs != nil {
 		t.Errorf("empty slices should convert to absent fields: %v", m)
 	}
 	assertRoundTrip(t, rt)
 }
 
 func TestToProtoDoesNotShareMemory(t *testing.T) {
-	rt := table(routes.Spec{Egress: []policy.Rule{{Name: "e", Methods: []string{"GET"}}}})
+	rt := table(routes.Spec{Egress: []policy.Rule{{Name: "e", Methods: []string{"GET"}}}, DenyCIDRs: []string{"10.0.0.0/8"}})
 	m := ToProto(rt)
 	m.Egress[0].Methods[0] = "POST"
-	if rt.Spec.Egress[0].Methods[0] != "GET" {
+	m.DenyCidrs[0] = "0.0.0.0/0"
+	if rt.Spec.Egress[0].Methods[0] != "GET" || rt.Spec.DenyCIDRs[0] != "10.0.0.0/8" {
 		t.Error("changing the proto changed the table")
 	}
 }

@@ -29,10 +29,11 @@ func ToProto(rt *routes.RouteTable) *meshlitev1.RouteTable {
 		return nil
 	}
 	return &meshlitev1.RouteTable{
-		Name:   rt.Metadata.Name,
-		Mode:   string(rt.Spec.Mode),
-		Routes: routesToProto(rt.Spec.Routes),
-		Egress: rulesToProto(rt.Spec.Egress),
+		Name:      rt.Metadata.Name,
+		Mode:      string(rt.Spec.Mode),
+		Routes:    routesToProto(rt.Spec.Routes),
+		Egress:    rulesToProto(rt.Spec.Egress),
+		DenyCidrs: cloneStrings(rt.Spec.DenyCIDRs),
 	}
 }
 
@@ -130,9 +131,10 @@ func FromProto(m *meshlitev1.RouteTable) (*routes.RouteTable, error) {
 		Kind:       routes.Kind,
 		Metadata:   routes.Metadata{Name: m.GetName()},
 		Spec: routes.Spec{
-			Mode:   policy.Mode(m.GetMode()),
-			Routes: c.routes(m.GetRoutes()),
-			Egress: c.rules(m.GetEgress()),
+			Mode:      policy.Mode(m.GetMode()),
+			Routes:    c.routes(m.GetRoutes()),
+			Egress:    c.rules(m.GetEgress()),
+			DenyCIDRs: cloneStrings(m.GetDenyCidrs()),
 		},
 	}
 	if err := errors.Join(c.errs...); err != nil {

@@ -31,7 +31,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RouteTable is one workload's routes and egress allowlist.
+// RouteTable is one workload's routes, egress allowlist and deny ranges.
 type RouteTable struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name is the workload (app label) the table applies to, and the xDS
@@ -45,7 +45,12 @@ type RouteTable struct {
 	Routes []*Route `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
 	// egress is the allowlist; everything else is denied (or reported).
 	// Empty means nothing is allowed except mapped targets. YAML: spec.egress.
-	Egress        []*EgressRule `protobuf:"bytes,4,rep,name=egress,proto3" json:"egress,omitempty"`
+	Egress []*EgressRule `protobuf:"bytes,4,rep,name=egress,proto3" json:"egress,omitempty"`
+	// deny_cidrs are ranges no rule, route or mode can allow ("10.0.0.0/8",
+	// "203.0.113.7/32"); they add to the ambassador's --deny-cidrs. Empty
+	// means none beyond the always-denied address classes. YAML:
+	// spec.denyCidrs.
+	DenyCidrs     []string `protobuf:"bytes,5,rep,name=deny_cidrs,json=denyCidrs,proto3" json:"deny_cidrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -104,6 +109,13 @@ func (x *RouteTable) GetRoutes() []*Route {
 func (x *RouteTable) GetEgress() []*EgressRule {
 	if x != nil {
 		return x.Egress
+	}
+	return nil
+}
+
+func (x *RouteTable) GetDenyCidrs() []string {
+	if x != nil {
+		return x.DenyCidrs
 	}
 	return nil
 }
@@ -440,13 +452,15 @@ var File_api_meshlite_v1_routetable_proto protoreflect.FileDescriptor
 
 const file_api_meshlite_v1_routetable_proto_rawDesc = "" +
 	"\n" +
-	" api/meshlite/v1/routetable.proto\x12\vmeshlite.v1\x1a\x1egoogle/protobuf/duration.proto\"\x91\x01\n" +
+	" api/meshlite/v1/routetable.proto\x12\vmeshlite.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb0\x01\n" +
 	"\n" +
 	"RouteTable\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12*\n" +
 	"\x06routes\x18\x03 \x03(\v2\x12.meshlite.v1.RouteR\x06routes\x12/\n" +
-	"\x06egress\x18\x04 \x03(\v2\x17.meshlite.v1.EgressRuleR\x06egress\"\xb0\x01\n" +
+	"\x06egress\x18\x04 \x03(\v2\x17.meshlite.v1.EgressRuleR\x06egress\x12\x1d\n" +
+	"\n" +
+	"deny_cidrs\x18\x05 \x03(\tR\tdenyCidrs\"\xb0\x01\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x16\n" +
