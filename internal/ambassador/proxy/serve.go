@@ -42,6 +42,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) (answer
 
 	ctx, span := h.startSpan(r)
 	defer span.End()
+	defer func() {
+		if v := recover(); v != nil {
+			// the reverse proxy aborts (http.ErrAbortHandler) when the
+			// upstream's body breaks off after the status went out: the
+			// request still leaves its line before the connection drops.
+			rec.reason = "the upstream's answer broke off after the status was sent"
+			h.finish(e, rec, body.n, start, span)
+			panic(v)
+		}
+	}()
 
 	dest, err := destinationOf(r, d)
 	if err == nil {
@@ -106,9 +116,8 @@ func (h *Handler) forward(ctx context.Context, rec *recorder, r *http.Request, e
 	out.URL = p.upstream
 	out.Host = ""
 	out.RequestURI = ""
+	defer func() { e.Attempts, e.Upstream = t.Attempts, t.Upstream }() // also when the reverse proxy aborts
 	h.rp.ServeHTTP(rec, out)
-	e.Attempts = t.Attempts
-	e.Upstream = t.Upstream
 }
 
 func (h *Handler) retryFor(r *routes.Compiled) upstream.Retry {
@@ -188,7 +197,7 @@ func (h *Handler) match(t *routes.Table, dest destination) *routes.Compiled {
 	if r := t.Match(dest.scheme, dest.host, dest.port, dest.path); r != nil || !dest.local {
 		return r
 	}
-	for _, alias := range loopbackAliases {
+	for _, alias := range routes.LoopbackHosts {
 		if alias != dest.host {
 			if r := t.Match(dest.scheme, alias, dest.port, dest.path); r != nil {
 				return r
@@ -197,8 +206,6 @@ func (h *Handler) match(t *routes.Table, dest destination) *routes.Compiled {
 	}
 	return nil
 }
-
-var loopbackAliases = [...]string{"localhost", "127.0.0.1", "::1"}
 
 func (h *Handler) fillDecision(e *audit.Entry, p *plan) {
 	e.Decision = p.decision.Result.String()
