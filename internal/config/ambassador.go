@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"os"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 // Ambassador is the ambassador's process configuration. Every duration is a
@@ -44,6 +47,11 @@ type Ambassador struct {
 
 	AuditOverflow string `mapstructure:"audit-overflow"`
 
+	// DenyCIDRs are ranges no rule, route or mode can allow ("10.0.0.0/8",
+	// "203.0.113.7/32"), merged with each table's spec.denyCidrs. Empty
+	// means none beyond the always-denied address classes.
+	DenyCIDRs []string `mapstructure:"deny-cidrs"`
+
 	// Transparent is the transparent door's address (127.0.0.1:PORT; the
 	// door also listens on [::1]:PORT); empty = off. The port is the one
 	// `ambassador init --capture-port` redirects to.
@@ -72,6 +80,17 @@ func (c Compat) Set() bool {
 	return c.Port != "" || c.Source != "" || c.Target != "" || c.RejectUnknown != ""
 }
 
+// DenyList parses DenyCIDRs; each range's source reads "--deny-cidrs[i]".
+// The error joins one problem per bad entry.
+func (c *Ambassador) DenyList() ([]policy.DenyCIDR, error) {
+	deny, errs := c.denyList()
+	return deny, errors.Join(errs...)
+}
+
+func (c *Ambassador) denyList() ([]policy.DenyCIDR, []error) {
+	return policy.ParseDenyCIDRs("--deny-cidrs", c.DenyCIDRs)
+}
+
 // AmbassadorFlags defines the ambassador's flags with their defaults.
 func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "process settings file (YAML); flags and MESHLITE_* variables override it")
@@ -92,6 +111,8 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.Duration("dial-timeout", 5*time.Second, "upstream connect timeout")
 	fs.Int("max-idle-conns-per-host", 256, "idle upstream connections kept per host")
 	fs.String("audit-overflow", "block", "when the audit sink cannot keep up: block (never lose a line) or drop (count it)")
+	fs.StringSlice("deny-cidrs", nil, "comma-separated CIDRs no rule, route or mode can allow (added to each table's "+
+		"spec.denyCidrs), e.g. 10.0.0.0/8,fd00::/8")
 	fs.String("transparent", "", "transparent door address for connections `ambassador init` captures, "+
 		"e.g. 127.0.0.1:15001 (also listens on [::1] at that port); empty = off")
 	fs.Duration("detect-timeout", time.Second, "transparent door: how long to wait for a connection's first bytes "+

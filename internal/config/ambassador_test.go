@@ -1,8 +1,10 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +77,12 @@ func TestInvalidSettings(t *testing.T) {
 		{"listen without port", "", []string{"--listen", "127.0.0.1"}, "config: listen:"},
 		{"xds without workload", "", []string{"--xds", "cp:18000"}, "workload: required with --xds"},
 		{"negative grace", "", []string{"--shutdown-grace", "-1s"}, "shutdown-grace: must not be negative"},
+		{"deny-cidrs not a prefix", "", []string{"--deny-cidrs", "10.0.0.0/8,ten"},
+			`config: --deny-cidrs[1]: cidr "ten" is not a prefix`},
+		{"deny-cidrs host bits", "", []string{"--deny-cidrs", "10.1.0.0/8"},
+			`config: --deny-cidrs[0]: cidr "10.1.0.0/8" has host bits set (write the masked form "10.0.0.0/8")`},
+		{"deny-cidrs bare address in the file", "deny-cidrs: [203.0.113.7]\n", nil,
+			`config: --deny-cidrs[0]: cidr "203.0.113.7" is an address, not a prefix (write "203.0.113.7/32")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +95,50 @@ func TestInvalidSettings(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDenyCIDRs(t *testing.T) {
+	want := []policy.DenyCIDR{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Source: "--deny-cidrs[0]"},
+		{Prefix: netip.MustParsePrefix("fd00::/8"), Source: "--deny-cidrs[1]"},
+	}
+	tests := []struct {
+		name string
+		env  string
+		file string
+		args []string
+	}{
+		{name: "flag", args: []string{"--deny-cidrs", "10.0.0.0/8,fd00::/8"}},
+		{name: "flag repeated, with a space", args: []string{"--deny-cidrs", "10.0.0.0/8", "--deny-cidrs", " fd00::/8"}},
+		{name: "environment", env: "10.0.0.0/8,fd00::/8"},
+		{name: "file list", file: "deny-cidrs: [10.0.0.0/8, \"fd00::/8\"]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("MESHLITE_DENY_CIDRS", tt.env)
+			}
+			args := tt.args
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, "s.yaml", tt.file))
+			}
+			cfg, err := loadAmb(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cfg.DenyList()
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("DenyList() = %v, %v; want %v", got, err, want)
+			}
+		})
+	}
+	cfg, err := loadAmb(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cfg.DenyList(); err != nil || len(got) != 0 {
+		t.Fatalf("default DenyList() = %v, %v; want empty", got, err)
 	}
 }
 

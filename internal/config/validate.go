@@ -62,6 +62,10 @@ func (c *Ambassador) Validate() []error {
 	if c.MaxConnections < 0 || c.MaxIdleConnsPerHost < 0 {
 		add("max-connections/max-idle-conns-per-host", "must not be negative")
 	}
+	_, denyErrs := c.denyList()
+	for _, e := range denyErrs {
+		errs = append(errs, fmt.Errorf("config: %w", e))
+	}
 	errs = append(errs, c.Compat.validate(c.Routes)...)
 	return errs
 }
