@@ -13,8 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
+	"github.com/meshlite/meshlite/internal/ambassador/loopback"
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
 	"github.com/meshlite/meshlite/internal/ambassador/transparent"
 )
@@ -27,11 +26,11 @@ type limits struct {
 	maxConnections    int
 }
 
-// door is one listening HTTP server.
+// door is one HTTP server: on one address, or for a local mapping door on
+// 127.0.0.1 and [::1] at the same port.
 type door struct {
-	srv  *http.Server
-	addr netip.AddrPort
-	done chan struct{}
+	srv   *http.Server
+	addrs []netip.AddrPort
 }
 
 // doors owns the forward door, the transparent door and the local mapping
@@ -51,25 +50,28 @@ func newDoors(h *proxy.Handler, l limits, log *slog.Logger) *doors {
 	return &doors{h: h, limits: l, log: log, local: make(map[uint16]*door)}
 }
 
-// serve opens a listener on addr and serves handler on it. A failure names
-// the address and the reason.
-func (d *doors) serve(addr string, handler http.Handler) (*door, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("ambassador: cannot open door on %s: %w", addr, errors.Unwrap(err))
-	}
-	if d.limits.maxConnections > 0 {
-		ln = netutil.LimitListener(ln, d.limits.maxConnections)
-	}
+// serve serves handler on lns, which share the door's connection cap.
+func (d *doors) serve(lns []net.Listener, handler http.Handler) *door {
 	srv := d.server(handler)
-	dr := &door{srv: srv, addr: addrPortOf(ln.Addr()), done: make(chan struct{})}
-	go func() {
-		defer close(dr.done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("door stopped", "addr", addr, "err", err)
-		}
-	}()
-	return dr, nil
+	dr := &door{srv: srv}
+	for _, ln := range capListeners(lns, d.limits.maxConnections) {
+		addr := addrPortOf(ln.Addr())
+		dr.addrs = append(dr.addrs, addr)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("door stopped", "addr", addr.String(), "err", err)
+			}
+		}()
+	}
+	return dr
+}
+
+// openError names the address a door could not open on, and why.
+func openError(err error) error {
+	if le := (*loopback.Error)(nil); errors.As(err, &le) {
+		return fmt.Errorf("ambassador: cannot open door on %s: %w", le.Addr, le.Err)
+	}
+	return fmt.Errorf("ambassador: cannot open door: %w", err)
 }
 
 // server is the HTTP server of one door, with the client-side limits.
@@ -104,21 +106,24 @@ func (d *doors) openTransparent(addr string, detect time.Duration) (*transparent
 	return td, nil
 }
 
-// openForward opens the forward-proxy door.
+// openForward opens the forward-proxy door, on addr only.
 func (d *doors) openForward(addr string) error {
-	dr, err := d.serve(addr, d.h.Door(proxy.DoorForward, 0))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("ambassador: cannot open door on %s: %w", addr, errors.Unwrap(err))
 	}
+	dr := d.serve([]net.Listener{ln}, d.h.Door(proxy.DoorForward, 0))
 	d.mu.Lock()
 	d.forward = dr
 	d.mu.Unlock()
-	d.log.Info("door open", "door", proxy.DoorForward, "addr", dr.addr.String())
+	d.log.Info("door open", "door", proxy.DoorForward, "addr", dr.addrs[0].String())
 	return nil
 }
 
-// open opens a local mapping door for every port in ports that has none.
-// It opens all or nothing: on failure the doors it opened are closed again.
+// open opens a local mapping door for every port in ports that has none,
+// on 127.0.0.1 and [::1] (IPv4 only, with a warning, where the namespace
+// has no IPv6). It opens all or nothing: on failure the doors it opened are
+// closed again, and the error names the address that could not be opened.
 func (d *doors) open(ports []uint16) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -127,17 +132,19 @@ func (d *doors) open(ports []uint16) error {
 		if d.local[p] != nil {
 			continue
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p)))
-		dr, err := d.serve(addr, d.h.Door(proxy.DoorLocal, p))
+		lns, err := loopback.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p))), d.log)
 		if err != nil {
 			for _, q := range opened {
 				d.stop(q)
 			}
-			return err
+			return openError(err)
 		}
+		dr := d.serve(lns, d.h.Door(proxy.DoorLocal, p))
 		d.local[p] = dr
 		opened = append(opened, p)
-		d.log.Info("door open", "door", proxy.DoorLocal, "addr", addr)
+		for _, a := range dr.addrs {
+			d.log.Info("door open", "door", proxy.DoorLocal, "addr", a.String())
+		}
 	}
 	return nil
 }
@@ -153,11 +160,14 @@ func (d *doors) closeExcept(keep []uint16) {
 	}
 }
 
-// stop closes one local door in the background, letting requests finish.
+// stop closes one local door (all its listeners at once) and lets its
+// requests finish in the background.
 func (d *doors) stop(p uint16) {
 	dr := d.local[p]
 	delete(d.local, p)
-	d.log.Info("door closing", "door", proxy.DoorLocal, "addr", dr.addr.String())
+	for _, a := range dr.addrs {
+		d.log.Info("door closing", "door", proxy.DoorLocal, "addr", a.String())
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -171,10 +181,10 @@ func (d *doors) self() []netip.AddrPort {
 	defer d.mu.Unlock()
 	var out []netip.AddrPort
 	if d.forward != nil {
-		out = append(out, d.forward.addr)
+		out = append(out, d.forward.addrs...)
 	}
 	for _, dr := range d.local {
-		out = append(out, dr.addr)
+		out = append(out, dr.addrs...)
 	}
 	if d.transparent != nil {
 		out = append(out, d.transparent.Addrs()...)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meshlite/meshlite/pkg/policy"
+	"github.com/meshlite/meshlite/pkg/routes"
 )
 
 // destination is where a request asks to go, as the door saw it.
@@ -29,12 +30,7 @@ func destinationOf(r *http.Request, d *door) (destination, error) {
 	dest := destination{path: policy.CleanPath(r.URL.Path), rawQuery: r.URL.RawQuery}
 	if d.name == DoorLocal {
 		dest.scheme, dest.port, dest.local = "http", d.port, true
-		dest.host = "localhost"
-		if h, _, err := net.SplitHostPort(r.Host); err == nil && isLoopbackName(h) {
-			dest.host = h
-		} else if isLoopbackName(r.Host) {
-			dest.host = r.Host
-		}
+		dest.host = localHost(r.Host)
 		return dest, nil
 	}
 	if d.name == DoorTransparent {
@@ -97,7 +93,17 @@ func checkPath(p string) error {
 	return nil
 }
 
-func isLoopbackName(h string) bool {
-	h = strings.TrimSuffix(strings.ToLower(h), ".")
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+// localHost is the host a request at a local mapping door asked for: the
+// loopback name of its Host header ("localhost:8080", "[::1]:8080",
+// "[::1]") in normal form, or "localhost" for any other header (the door
+// is on loopback whatever the client wrote).
+func localHost(hostHeader string) string {
+	h := hostHeader
+	if host, _, err := net.SplitHostPort(hostHeader); err == nil {
+		h = host
+	}
+	if lh, ok := routes.LoopbackHost(h); ok {
+		return lh
+	}
+	return "localhost"
 }

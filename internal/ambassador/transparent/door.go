@@ -27,12 +27,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/meshlite/meshlite/internal/ambassador/loopback"
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
 )
 
@@ -120,26 +119,12 @@ func Open(opts Options) (*Door, error) {
 
 // listen opens the IPv4 listener and, for a loopback address, its IPv6 twin.
 func (d *Door) listen() error {
-	ln, err := net.Listen("tcp", d.opts.Addr)
+	lns, err := loopback.Listen(d.opts.Addr, d.log)
 	if err != nil {
-		return fmt.Errorf("transparent door: cannot listen on %s: %w", d.opts.Addr, errors.Unwrap(err))
+		return fmt.Errorf("transparent door: %w", err)
 	}
-	d.add(ln)
-	ap := addrPortOf(ln.Addr())
-	if !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
-		return nil
-	}
-	v6 := net.JoinHostPort("::1", strconv.Itoa(int(ap.Port())))
-	ln6, err := net.Listen("tcp", v6)
-	switch {
-	case err == nil:
-		d.add(ln6)
-	case errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT):
-		// no IPv6 in this network namespace: nothing can be sent over it either.
-		d.log.Warn("transparent door: no IPv6 loopback, listening on IPv4 only", "addr", v6, "err", err)
-	default:
-		ln.Close()
-		return fmt.Errorf("transparent door: cannot listen on %s for redirected IPv6: %w", v6, errors.Unwrap(err))
+	for _, ln := range lns {
+		d.add(ln)
 	}
 	return nil
 }

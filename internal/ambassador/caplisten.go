@@ -1,0 +1,63 @@
+package ambassador
+
+import (
+	"net"
+	"sync"
+)
+
+// capListeners caps the concurrent connections of lns together at n
+// (0 = no cap), as netutil.LimitListener does for one listener: the IPv4
+// and IPv6 listeners of a door share its --max-connections. Accept waits
+// while every slot is taken; closing a connection frees its slot.
+func capListeners(lns []net.Listener, n int) []net.Listener {
+	if n <= 0 {
+		return lns
+	}
+	slots := make(chan struct{}, n)
+	out := make([]net.Listener, len(lns))
+	for i, ln := range lns {
+		out[i] = &cappedListener{Listener: ln, slots: slots, closed: make(chan struct{})}
+	}
+	return out
+}
+
+// cappedListener takes a shared slot before each Accept.
+type cappedListener struct {
+	net.Listener
+	slots     chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func (l *cappedListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &cappedConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
+}
+
+// Close closes the listener and ends an Accept waiting for a slot.
+func (l *cappedListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.closed) })
+	return err
+}
+
+// cappedConn frees its slot once, when closed.
+type cappedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *cappedConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
