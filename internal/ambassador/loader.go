@@ -23,7 +23,8 @@ type loader struct {
 	h        *proxy.Handler
 	doors    *doors
 	resolver policy.Resolver
-	fixed    []netip.AddrPort // admin and other listeners outside doors
+	fixed    []netip.AddrPort  // admin and other listeners outside doors
+	deny     []policy.DenyCIDR // --deny-cidrs, merged with each table's spec.denyCidrs
 	log      *slog.Logger
 
 	mu sync.Mutex
@@ -65,7 +66,7 @@ func (l *loader) apply(rt *routes.RouteTable, version, origin string) error {
 
 func (l *loader) compile(rt *routes.RouteTable) (*routes.Table, error) {
 	self := append(slices.Clone(l.fixed), l.doors.self()...)
-	t, err := routes.Compile(rt, policy.Options{Resolver: l.resolver, Self: self})
+	t, err := routes.Compile(rt, policy.Options{Resolver: l.resolver, Self: self, Deny: l.deny})
 	if err != nil {
 		return nil, fmt.Errorf("route table %q rejected:\n%w", rt.Metadata.Name, err)
 	}

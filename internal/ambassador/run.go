@@ -33,6 +33,10 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	deny, err := cfg.DenyList()
+	if err != nil {
+		return err
+	}
 	reg := telemetry.NewRegistry()
 	tp, stopTracing, err := telemetry.NewTracerProvider(ctx, "meshlite-ambassador")
 	if err != nil {
@@ -62,7 +66,7 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 		readHeaderTimeout: cfg.ReadHeaderTimeout, idleTimeout: cfg.IdleTimeout,
 		maxHeaderBytes: cfg.MaxHeaderBytes, maxConnections: cfg.MaxConnections,
 	}, log)
-	a.loader = &loader{h: h, doors: a.doors, fixed: fixedSelf(cfg.Admin), log: log}
+	a.loader = &loader{h: h, doors: a.doors, fixed: fixedSelf(cfg.Admin), deny: deny, log: log}
 	if err := a.start(ctx); err != nil {
 		a.doors.shutdown(context.Background())
 		return err
