@@ -60,6 +60,7 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 	h := proxy.New(proxy.Options{
 		Transport: transport, Audit: auditLog, Logger: log, Registerer: reg,
 		TracerProvider: tp, Propagator: telemetry.Propagator(), DefaultTimeout: cfg.UpstreamTimeout,
+		TunnelIdleTimeout: cfg.TunnelIdleTimeout,
 	}, &proxy.State{Origin: "none", Pending: "starting"})
 	a := &instance{cfg: cfg, log: log, reg: reg, h: h}
 	a.doors = newDoors(h, limits{

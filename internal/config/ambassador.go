@@ -44,6 +44,9 @@ type Ambassador struct {
 	UpstreamTimeout     time.Duration `mapstructure:"upstream-timeout"`
 	DialTimeout         time.Duration `mapstructure:"dial-timeout"`
 	MaxIdleConnsPerHost int           `mapstructure:"max-idle-conns-per-host"`
+	// TunnelIdleTimeout closes a CONNECT tunnel, protocol upgrade or
+	// transparent stream with no bytes either way for this long.
+	TunnelIdleTimeout time.Duration `mapstructure:"tunnel-idle-timeout"`
 
 	AuditOverflow string `mapstructure:"audit-overflow"`
 
@@ -109,6 +112,7 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.Int("max-connections", 4096, "concurrent client connections per door (0 = unlimited)")
 	fs.Duration("upstream-timeout", 30*time.Second, "whole-call timeout for routes without their own, retries included")
 	fs.Duration("dial-timeout", 5*time.Second, "upstream connect timeout")
+	fs.Duration("tunnel-idle-timeout", time.Hour, "close a CONNECT tunnel, upgrade or relayed stream with no bytes either way for this long")
 	fs.Int("max-idle-conns-per-host", 256, "idle upstream connections kept per host")
 	fs.String("audit-overflow", "block", "when the audit sink cannot keep up: block (never lose a line) or drop (count it)")
 	fs.StringSlice("deny-cidrs", nil, "comma-separated CIDRs no rule, route or mode can allow (added to each table's "+

@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Listen != "127.0.0.1:1080" || cfg.Admin != ":9901" || cfg.ShutdownGrace != 10*time.Second ||
-		cfg.AuditOverflow != "block" || cfg.MaxIdleConnsPerHost != 256 {
+		cfg.AuditOverflow != "block" || cfg.MaxIdleConnsPerHost != 256 || cfg.TunnelIdleTimeout != time.Hour {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 }
@@ -77,6 +77,7 @@ func TestInvalidSettings(t *testing.T) {
 		{"listen without port", "", []string{"--listen", "127.0.0.1"}, "config: listen:"},
 		{"xds without workload", "", []string{"--xds", "cp:18000"}, "workload: required with --xds"},
 		{"negative grace", "", []string{"--shutdown-grace", "-1s"}, "shutdown-grace: must not be negative"},
+		{"zero tunnel idle timeout", "tunnel-idle-timeout: 0s\n", nil, "tunnel-idle-timeout: 0s must be positive"},
 		{"deny-cidrs not a prefix", "", []string{"--deny-cidrs", "10.0.0.0/8,ten"},
 			`config: --deny-cidrs[1]: cidr "ten" is not a prefix`},
 		{"deny-cidrs host bits", "", []string{"--deny-cidrs", "10.1.0.0/8"},

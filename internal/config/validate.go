@@ -56,6 +56,9 @@ func (c *Ambassador) Validate() []error {
 			add(key, "must not be negative")
 		}
 	}
+	if c.TunnelIdleTimeout <= 0 {
+		add("tunnel-idle-timeout", "%s must be positive (for example 1h, the default)", c.TunnelIdleTimeout)
+	}
 	if c.MaxHeaderBytes < 1024 {
 		add("max-header-bytes", "%d is too small (use at least 1024)", c.MaxHeaderBytes)
 	}

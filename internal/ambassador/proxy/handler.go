@@ -47,23 +47,28 @@ type Options struct {
 	// DefaultTimeout bounds a call whose route sets no timeout, retries
 	// included. 0 means 30s.
 	DefaultTimeout time.Duration
+	// TunnelIdleTimeout closes a CONNECT tunnel, protocol upgrade or
+	// transparent stream when no byte has moved either way for this long.
+	// 0 means 1h.
+	TunnelIdleTimeout time.Duration
 }
 
 // Handler is the pipeline shared by every door.
 type Handler struct {
-	state      atomic.Pointer[State]
-	transport  Upstream
-	audit      *audit.Logger
-	log        *slog.Logger
-	metrics    *metrics
-	tracer     trace.Tracer
-	tracing    bool // spans are recorded (not the no-op provider)
-	propagator propagation.TextMapPropagator
-	timeout    time.Duration
-	rp         *httputil.ReverseProxy
-	ids        idSource
-	tunnels    tunnels
-	inflight   sync.WaitGroup
+	state       atomic.Pointer[State]
+	transport   Upstream
+	audit       *audit.Logger
+	log         *slog.Logger
+	metrics     *metrics
+	tracer      trace.Tracer
+	tracing     bool // spans are recorded (not the no-op provider)
+	propagator  propagation.TextMapPropagator
+	timeout     time.Duration
+	idleTimeout time.Duration
+	rp          *httputil.ReverseProxy
+	ids         idSource
+	tunnels     tunnels
+	inflight    sync.WaitGroup
 }
 
 // New builds a Handler serving state s.
@@ -84,15 +89,19 @@ func New(opts Options, s *State) *Handler {
 	if opts.DefaultTimeout <= 0 {
 		opts.DefaultTimeout = 30 * time.Second
 	}
+	if opts.TunnelIdleTimeout <= 0 {
+		opts.TunnelIdleTimeout = defaultTunnelIdleTimeout
+	}
 	h := &Handler{
-		transport:  opts.Transport,
-		audit:      opts.Audit,
-		log:        opts.Logger,
-		metrics:    newMetrics(opts.Registerer),
-		tracer:     opts.TracerProvider.Tracer("github.com/meshlite/meshlite/ambassador"),
-		tracing:    !noTracing,
-		propagator: opts.Propagator,
-		timeout:    opts.DefaultTimeout,
+		transport:   opts.Transport,
+		audit:       opts.Audit,
+		log:         opts.Logger,
+		metrics:     newMetrics(opts.Registerer),
+		tracer:      opts.TracerProvider.Tracer("github.com/meshlite/meshlite/ambassador"),
+		tracing:     !noTracing,
+		propagator:  opts.Propagator,
+		timeout:     opts.DefaultTimeout,
+		idleTimeout: opts.TunnelIdleTimeout,
 	}
 	h.ids.init()
 	h.rp = &httputil.ReverseProxy{
@@ -108,13 +117,17 @@ func New(opts Options, s *State) *Handler {
 }
 
 // Swap makes s the state new requests use. In-flight requests finish on the
-// state they started with.
+// state they started with. The transport's idle connections are closed, so
+// the next requests dial the addresses the new table checks.
 func (h *Handler) Swap(s *State) {
 	if s.Loaded.IsZero() {
 		s.Loaded = time.Now()
 	}
 	h.state.Store(s)
 	h.metrics.swapped(s)
+	if c, ok := h.transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // State returns the current state.

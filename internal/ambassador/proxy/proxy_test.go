@@ -65,8 +65,9 @@ type env struct {
 	doorPort uint16
 }
 
-// newEnv compiles table (with {{DOOR}} replaced by the local door's port).
-func newEnv(t *testing.T, table string, resolver policy.Resolver) *env {
+// newEnv compiles table (with {{DOOR}} replaced by the local door's port);
+// tune, when given, adjusts the handler's options.
+func newEnv(t *testing.T, table string, resolver policy.Resolver, tune ...func(*Options)) *env {
 	t.Helper()
 	ln := testnet.Listen(t)
 	e := &env{t: t, sink: &lines{}, doorPort: uint16(ln.Addr().(*net.TCPAddr).Port)}
@@ -77,7 +78,11 @@ func newEnv(t *testing.T, table string, resolver policy.Resolver) *env {
 	}
 	tr := upstream.New(upstream.Options{})
 	t.Cleanup(tr.CloseIdleConnections)
-	e.h = New(Options{Transport: tr, Audit: e.auditLog}, e.compile(table, resolver))
+	opts := Options{Transport: tr, Audit: e.auditLog}
+	for _, f := range tune {
+		f(&opts)
+	}
+	e.h = New(opts, e.compile(table, resolver))
 	e.local = httptest.NewUnstartedServer(e.h.Door(DoorLocal, e.doorPort))
 	e.local.Listener.Close()
 	e.local.Listener = ln

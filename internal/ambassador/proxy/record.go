@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // recorder remembers the status and counts the bytes of an answer.
@@ -19,10 +20,12 @@ type recorder struct {
 	reason string
 	wrote  bool
 
-	// register tracks an upgraded connection for shutdown; set by serve.
-	register   func(net.Conn) (done func())
-	unregister func()
-	upgraded   *countingConn
+	// register tracks an upgraded connection for shutdown and idleTimeout
+	// closes it when idle; both set by serve.
+	register    func(net.Conn) (done func())
+	idleTimeout time.Duration
+	unregister  func()
+	upgraded    *countingConn
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -54,15 +57,19 @@ func (r *recorder) Flush() {
 }
 
 // Hijack hands the connection over for a protocol upgrade (101): the
-// status is recorded, bytes written to the client are counted, and the
-// connection is registered so shutdown can close it.
+// status is recorded, bytes written to the client are counted, the
+// connection is closed once no byte has moved either way for the idle
+// timeout, and it is registered so shutdown can close it.
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	r.status, r.wrote = http.StatusSwitchingProtocols, true
-	cc := &countingConn{Conn: c}
+	if r.idleTimeout <= 0 {
+		r.idleTimeout = defaultTunnelIdleTimeout
+	}
+	cc := &countingConn{Conn: c, clock: newIdleClock(r.idleTimeout, func() { c.Close() })}
 	r.upgraded = cc
 	if r.register != nil {
 		r.unregister = r.register(cc)
@@ -70,15 +77,44 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return cc, bufio.NewReadWriter(rw.Reader, bufio.NewWriter(cc)), nil
 }
 
-// countingConn counts the bytes written to an upgraded client connection.
+// endUpgrade ends the bookkeeping of an upgraded connection once it has
+// closed: its bytes are counted, its idle clock stopped (the reason says so
+// when the clock closed it) and its shutdown registration removed.
+func (r *recorder) endUpgrade() {
+	if r.upgraded == nil {
+		return
+	}
+	r.bytes += r.upgraded.written.Load()
+	if r.upgraded.clock.stop() {
+		r.reason = r.upgraded.clock.reason()
+	}
+	if r.unregister != nil {
+		r.unregister()
+	}
+}
+
+// countingConn is an upgraded client connection: it counts the bytes
+// written to the client and marks its idle clock both ways.
 type countingConn struct {
 	net.Conn
 	written atomic.Int64
+	clock   *idleClock
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.clock.mark()
+	}
+	return n, err
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.written.Add(int64(n))
+	if n > 0 {
+		c.clock.mark()
+	}
 	return n, err
 }
 

@@ -34,7 +34,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) (answer
 	start := time.Now()
 	st := h.state.Load()
 	e := h.entry(r, d, start)
-	rec := &recorder{ResponseWriter: w, register: h.tunnels.add}
+	rec := &recorder{ResponseWriter: w, register: h.tunnels.add, idleTimeout: h.idleTimeout}
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = body
@@ -220,12 +220,7 @@ func (h *Handler) fillDecision(e *audit.Entry, p *plan) {
 // finish writes the audit line, metrics and span attributes.
 func (h *Handler) finish(e *audit.Entry, rec *recorder, bytesIn int64, start time.Time, span trace.Span) {
 	e.Status = rec.code()
-	if rec.upgraded != nil {
-		rec.bytes += rec.upgraded.written.Load()
-		if rec.unregister != nil {
-			rec.unregister()
-		}
-	}
+	rec.endUpgrade()
 	if rec.reason != "" && (e.Reason == "" || e.Decision != policy.Deny.String()) {
 		e.Reason = rec.reason
 	}

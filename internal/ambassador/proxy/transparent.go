@@ -151,6 +151,6 @@ func (h *Handler) relayStream(ctx context.Context, s Stream, e *audit.Entry, dec
 			return 0, 0, &upstream.DialError{Addr: e.Upstream, Err: err}
 		}
 	}
-	in, out = h.relay(s.Conn, up, s.Conn)
+	in, out = h.relay(e, s.Conn, up, s.Conn)
 	return in + int64(len(s.Prefix)), out, nil
 }

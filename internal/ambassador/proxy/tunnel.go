@@ -101,32 +101,44 @@ func (h *Handler) splice(ctx context.Context, rec *recorder, e *audit.Entry, dec
 	if buf.Reader.Buffered() > 0 {
 		src = io.MultiReader(io.LimitReader(buf.Reader, int64(buf.Reader.Buffered())), client)
 	}
-	in, out = h.relay(client, up, src)
+	in, out = h.relay(e, client, up, src)
 	return in, out, nil
 }
 
 // relay copies src (the client's bytes) to up and up's answer to client
-// until both directions end. The client connection is registered so that
-// shutdown can close it.
-func (h *Handler) relay(client, up net.Conn, src io.Reader) (in, out int64) {
+// until both directions end, and closes both connections when either fails
+// or when no byte has moved either way for the tunnel idle timeout (the
+// audit line's reason then says so). A direction that ends with EOF
+// half-closes its destination and the other goes on, within the same idle
+// timeout, so a half-closed peer cannot pin the relay. The client
+// connection is registered so that shutdown can close it.
+func (h *Handler) relay(e *audit.Entry, client, up net.Conn, src io.Reader) (in, out int64) {
 	done := h.tunnels.add(client)
 	defer done()
 	h.metrics.tunnels.Inc()
 	defer h.metrics.tunnels.Dec()
 
+	abort := sync.OnceFunc(func() { client.Close(); up.Close() })
+	clock := newIdleClock(h.idleTimeout, abort)
 	var wg sync.WaitGroup
-	wg.Go(func() { out = pipe(client, up) })
-	in = pipe(up, src)
+	wg.Go(func() { out = pipe(clock, abort, client, up) })
+	in = pipe(clock, abort, up, src)
 	wg.Wait()
+	if clock.stop() {
+		e.Reason = clock.reason()
+	}
 	return in, out
 }
 
-// pipe copies src to dst with a pooled buffer and half-closes dst's peer
-// when src ends.
-func pipe(dst net.Conn, src io.Reader) int64 {
-	b := copyBuffers.Get()
-	defer copyBuffers.Put(b)
-	n, _ := io.CopyBuffer(dst, src, b)
+// pipe copies src to dst. When src ends with EOF it half-closes dst's peer
+// (closes dst when it cannot half-close); on any error it aborts both
+// directions.
+func pipe(clock *idleClock, abort func(), dst net.Conn, src io.Reader) int64 {
+	n, err := clock.copy(dst, src)
+	if err != nil {
+		abort()
+		return n
+	}
 	closeWrite(dst)
 	return n
 }
