@@ -139,6 +139,9 @@ type proc struct {
 	stderr *testnet.Buffer
 	exited chan struct{}
 	err    error // Wait's result, set before exited closes
+	// termSent: SIGTERM was sent (a second one is not, so that a test
+	// never depends on what a repeated signal does)
+	termSent bool
 }
 
 func start(t *testing.T, name string, args []string, stdout io.Writer) *proc {
@@ -160,10 +163,24 @@ func start(t *testing.T, name string, args []string, stdout io.Writer) *proc {
 	return p
 }
 
-// signal sends sig and, for SIGTERM and SIGKILL, waits for the exit.
+// terminate sends SIGTERM once; later calls do nothing.
+func (p *proc) terminate(t *testing.T) {
+	t.Helper()
+	if p.termSent {
+		return
+	}
+	p.termSent = true
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %s: %v", p.name, err)
+	}
+}
+
+// signal sends sig (SIGTERM at most once) and waits for the exit.
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if sig == syscall.SIGTERM {
+		p.terminate(t)
+	} else if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal %s: %v", p.name, err)
 	}
 	select {

@@ -12,7 +12,7 @@ import (
 
 // Load bounds: a test that needs more has a bug.
 const (
-	loadMaxRequests = 20000
+	loadMaxRequests = 60000
 	loadMaxDuration = 30 * time.Second
 )
 
