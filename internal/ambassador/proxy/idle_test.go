@@ -306,3 +306,32 @@ spec:
 		t.Errorf("audit = %v, want the local door's 400 and the forward door's 502", lines)
 	}
 }
+
+// TestNetnsConnectTunnelClosedWhenIdle: a CONNECT tunnel through the
+// forward door, silent both ways after the greeting, is closed once idle
+// and its audit line says so.
+func TestNetnsConnectTunnelClosedWhenIdle(t *testing.T) {
+	host := newNetnsHost(t)
+	e := newEnv(t, netnsTable("", `{name: tunnel, host: upstream.test, ports: [9000]}`),
+		host.resolver("upstream.test"), withIdleTimeout(200*time.Millisecond))
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.forward.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(idleWait))
+	io.WriteString(c, "CONNECT upstream.test:9000 HTTP/1.1\r\nHost: upstream.test:9000\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %v, %v; want 200", res, err)
+	}
+	rest, err := io.ReadAll(br) // the greeting, then EOF once idle
+	if err != nil || string(rest) != echoGreeting {
+		t.Errorf("tunnel gave %q, %v; want the greeting, then EOF", rest, err)
+	}
+	lines := waitAudit(t, e, 1)
+	if lines[0]["status"] != 200.0 || lines[0]["reason"] != "idle for 200ms" {
+		t.Errorf("audit = %v, want status 200 and reason %q", lines[0], "idle for 200ms")
+	}
+}
