@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/meshlite/meshlite/internal/telemetry.Version=$(VE
 # the ambassador's resident memory about as much lower).
 RELEASE := CGO_ENABLED=0 $(GO) build -trimpath -tags grpcnotrace
 
-.PHONY: all build demo test test-deps vet fuzz bench bench-quick clean
+.PHONY: all build demo test test-deps vet fuzz bench bench-quick soak soak-short clean
 
 all: build
 
@@ -21,9 +21,21 @@ build:
 demo: build
 	$(BIN)/demo --ambassador $(BIN)/ambassador
 
-## test: install what the tests need, then vet and run every test with -race.
+## test: install what the tests need, then vet and run every test with -race,
+## then the 60-second soak.
 test: test-deps vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) soak-short
+
+## soak: the ambassador binary under steady load with table swaps for
+## SOAK_DURATION (default 10m); fails if goroutines, heap or RSS grow. The
+## test bounds itself (5 min for the build, SOAK_DURATION + 5 min for the run).
+SOAK_DURATION ?= 10m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/soak
+
+soak-short:
+	$(MAKE) soak SOAK_DURATION=60s
 
 test-deps:
 	bash scripts/test-deps.sh
