@@ -88,7 +88,9 @@ func newEnv(t *testing.T, table string, resolver policy.Resolver, tune ...func(*
 	e.local.Listener = ln
 	e.local.Start()
 	e.forward = httptest.NewServer(e.h.Door(DoorForward, 0))
-	t.Cleanup(func() { e.local.Close(); e.forward.Close() })
+	// The audit writer stops last, once no door can log (Close may run
+	// twice: audit() closes it to flush).
+	t.Cleanup(func() { e.local.Close(); e.forward.Close(); _ = e.auditLog.Close() })
 	return e
 }
 
