@@ -57,20 +57,30 @@ type seenRequest struct {
 	method, uri, host string
 	header            http.Header
 	body              string
+	conn              string // the ambassador's end of the upstream connection
 }
 
 // recordingUpstream records every request; "/forge" answers 403 with a
 // forged X-Meshlite-Reason, "/ws" switches protocols and echoes one line.
 type recordingUpstream struct {
 	*httptest.Server
-	mu   sync.Mutex
-	seen []seenRequest
+	mu     sync.Mutex
+	seen   []seenRequest
+	closed map[string]bool // connections that can carry no more requests
 }
 
 func newRecordingUpstream(t *testing.T) *recordingUpstream {
 	t.Helper()
-	u := &recordingUpstream{}
-	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
+	u := &recordingUpstream{closed: map[string]bool{}}
+	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(u.serve))
+	u.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateClosed || s == http.StateHijacked {
+			u.mu.Lock()
+			u.closed[c.RemoteAddr().String()] = true
+			u.mu.Unlock()
+		}
+	}
+	u.Start()
 	t.Cleanup(u.Close)
 	return u
 }
@@ -78,7 +88,7 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 func (u *recordingUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	u.mu.Lock()
-	u.seen = append(u.seen, seenRequest{r.Method, r.RequestURI, r.Host, r.Header.Clone(), string(body)})
+	u.seen = append(u.seen, seenRequest{r.Method, r.RequestURI, r.Host, r.Header.Clone(), string(body), r.RemoteAddr})
 	u.mu.Unlock()
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/forge"):
@@ -594,7 +604,7 @@ func TestAttackSmugglingIsFramedOnce(t *testing.T) {
 					t.Fatalf("answer %d: status %d, want %d", i+1, res.status, tc.status)
 				}
 			}
-			seen := waitRequests(up, before+tc.upstream)[before:]
+			seen := untilMarker(t, up, r.local(), before)
 			if len(seen) != tc.upstream {
 				t.Fatalf("upstream received %d requests, want %d: %+v", len(seen), tc.upstream, seen)
 			}
@@ -614,14 +624,50 @@ func TestAttackSmugglingIsFramedOnce(t *testing.T) {
 	}
 }
 
-// waitRequests waits (bounded) until the upstream has seen n requests, and
-// a little longer for any request beyond them, then returns them all.
-func waitRequests(up *recordingUpstream, n int) []seenRequest {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(up.requests()) < n; {
-		time.Sleep(10 * time.Millisecond)
+// untilMarker returns the requests the upstream received from index from
+// on, before a marker request sent afterwards through door: ordering, not a
+// wait, proves that nothing else arrived. The upstream serves a
+// connection's requests one after another, so once a marker has come over
+// every upstream connection that carried one of those requests (or that
+// connection is closed), a request smuggled into it would already be
+// recorded. The ambassador reuses its idle upstream connection, so the
+// first marker is usually enough; more are sent until it holds.
+func untilMarker(t *testing.T, up *recordingUpstream, door string, from int) []seenRequest {
+	t.Helper()
+	for i, deadline := 0, time.Now().Add(10*time.Second); time.Now().Before(deadline); i++ {
+		marker := fmt.Sprintf("marker-%d-%d", from, i)
+		if res := sendRaw(t, door, get("/api/"+marker)); res.status != http.StatusOK {
+			t.Fatalf("marker request %s: status %d %q", marker, res.status, res.body)
+		}
+		if seen, ok := up.settledBefore(from, marker); ok {
+			return seen
+		}
 	}
-	time.Sleep(50 * time.Millisecond)
-	return up.requests()
+	t.Fatalf("no marker request shared a connection with the requests from index %d, which stayed open, for 10s", from)
+	return nil
+}
+
+// settledBefore returns the requests from index from on that arrived before
+// marker, markers left out, and whether each came over marker's connection
+// or over one that is closed.
+func (u *recordingUpstream) settledBefore(from int, marker string) ([]seenRequest, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var before []seenRequest
+	for _, s := range u.seen[from:] {
+		if strings.HasSuffix(s.uri, "/"+marker) {
+			for _, b := range before {
+				if b.conn != s.conn && !u.closed[b.conn] {
+					return nil, false
+				}
+			}
+			return before, true
+		}
+		if !strings.Contains(s.uri, "/marker-") {
+			before = append(before, s)
+		}
+	}
+	return nil, false // the marker answered 200 only after it was recorded
 }
 
 func TestAttackClientBodyErrorsAreBadRequests(t *testing.T) {

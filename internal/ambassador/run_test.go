@@ -238,9 +238,16 @@ func TestGracefulStopLetsInFlightRequestsFinish(t *testing.T) {
 	}()
 	<-entered
 	r.cancel() // SIGTERM
-	time.Sleep(100 * time.Millisecond)
-	if _, err := net.DialTimeout("tcp", cfg.Listen, time.Second); err == nil {
-		t.Error("the forward door still accepts connections after the stop began")
+	// The door must close while the request is still held upstream.
+	closed := false
+	for deadline := time.Now().Add(10 * time.Second); !closed && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", cfg.Listen, time.Second)
+		if closed = err != nil; !closed {
+			c.Close()
+		}
+	}
+	if !closed {
+		t.Error("the forward door still accepted connections 10s after the stop began, with a request in flight")
 	}
 	close(release)
 	if got := <-result; got != "200 done" {
