@@ -2,13 +2,18 @@ package xds
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -299,7 +304,7 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSet(t, s, table(t, "web", "http://a/"))
-	lis := testnet.Listen(t)
+	lis := &orderListener{Listener: testnet.Listen(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, lis) }()
@@ -309,8 +314,25 @@ func TestConnectionCap(t *testing.T) {
 	xdstest.Open(t, first, false, xdstest.Node("a", "web"), "web").Next(t)
 
 	// The second connection waits in the accept queue: its stream cannot
-	// start until the first connection closes.
-	client := discovery.NewAggregatedDiscoveryServiceClient(xdstest.Dial(t, lis.Addr().String()))
+	// start until the first connection closes. The listener records the
+	// order of accepts and closes, so ordering, not a wait, shows it: over
+	// the cap, the server would accept the second connection as soon as its
+	// TCP handshake is done, which is before the first is closed.
+	dialed := make(chan struct{})
+	second, err := grpc.NewClient("passthrough:///"+lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			if err == nil {
+				close(dialed)
+			}
+			return c, err
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	client := discovery.NewAggregatedDiscoveryServiceClient(second)
 	served := make(chan error, 1)
 	go func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -325,12 +347,58 @@ func TestConnectionCap(t *testing.T) {
 		served <- err
 	}()
 	select {
+	case <-dialed:
 	case err := <-served:
-		t.Fatalf("a second connection was served beyond the cap of 1 (err %v)", err)
-	case <-time.After(500 * time.Millisecond):
+		t.Fatalf("the second connection ended before its TCP handshake: %v", err)
 	}
 	first.Close()
 	if err := <-served; err != nil {
 		t.Fatalf("the second connection was not served after the first closed: %v", err)
 	}
+	if got, want := lis.order(), "accept 1, close 1, accept 2"; !strings.HasPrefix(got, want) {
+		t.Errorf("server side: %s; want %s (a second connection was served beyond the cap of 1)", got, want)
+	}
+}
+
+// orderListener records, in order, each connection it accepts and the
+// first close of each.
+type orderListener struct {
+	net.Listener
+	mu     sync.Mutex
+	n      int
+	events []string
+}
+
+func (l *orderListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	l.events = append(l.events, fmt.Sprintf("accept %d", l.n))
+	return &orderConn{Conn: c, l: l, n: l.n}, nil
+}
+
+func (l *orderListener) order() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.events, ", ")
+}
+
+type orderConn struct {
+	net.Conn
+	l    *orderListener
+	n    int
+	once sync.Once
+}
+
+func (c *orderConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.events = append(c.l.events, fmt.Sprintf("close %d", c.n))
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
