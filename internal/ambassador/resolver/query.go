@@ -53,8 +53,8 @@ func (r *Resolver) resolve(ctx context.Context, name string) (result, error) {
 	for _, fqdn := range r.names.of(name) {
 		res, err := r.tryName(ctx, fqdn)
 		switch {
-		case err != nil && ctx.Err() != nil:
-			return result{}, ctx.Err()
+		case err != nil && ended(ctx) != nil:
+			return result{}, ended(ctx)
 		case err != nil:
 			failed = err
 		case len(res.addrs) > 0:
@@ -161,8 +161,8 @@ func (r *Resolver) exchange(ctx context.Context, fqdn string, qtype uint16) (*dn
 		for _, srv := range r.servers {
 			m, err := r.exchangeOne(ctx, q, srv)
 			switch {
-			case err != nil && ctx.Err() != nil:
-				return nil, ctx.Err()
+			case err != nil && ended(ctx) != nil:
+				return nil, ended(ctx)
 			case err != nil:
 				last = fmt.Errorf("server %s: %w", srv, err)
 			case m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError:
@@ -186,6 +186,18 @@ func (r *Resolver) exchangeOne(ctx context.Context, q *dns.Msg, srv string) (*dn
 		return nil, errors.New("reply is for another question")
 	}
 	return m, err
+}
+
+// ended is ctx's error, or context.DeadlineExceeded once its deadline has
+// passed (a socket deadline set from it can fire before ctx's own timer).
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func isTimeout(err error) bool {
