@@ -35,6 +35,7 @@ func statusOf(err error) (int, string) {
 		resolveErr *policy.ResolveError
 		dialErr    *upstream.DialError
 		timeoutErr *upstream.TimeoutError
+		lookupErr  *lookupTimeoutError
 		tooLarge   *http.MaxBytesError
 		bodyErr    *clientBodyError
 	)
@@ -52,6 +53,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, "malformed request body: " + bodyErr.err.Error()
 	case errors.Is(err, context.Canceled):
 		return StatusClientClosed, "client closed the request before the answer"
+	case errors.As(err, &lookupErr):
+		return http.StatusGatewayTimeout, lookupErr.reason()
 	case errors.As(err, &timeoutErr):
 		if timeoutErr.PerTry {
 			return http.StatusGatewayTimeout, fmt.Sprintf("upstream did not answer within the per-try timeout of %s", timeoutErr.Timeout)

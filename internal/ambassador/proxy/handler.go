@@ -51,6 +51,9 @@ type Options struct {
 	// transparent stream when no byte has moved either way for this long.
 	// 0 means 1h.
 	TunnelIdleTimeout time.Duration
+	// DialTimeout bounds each name lookup (with the route timeout, else
+	// DefaultTimeout, when shorter). 0 means 5s.
+	DialTimeout time.Duration
 }
 
 // Handler is the pipeline shared by every door.
@@ -65,6 +68,7 @@ type Handler struct {
 	propagator  propagation.TextMapPropagator
 	timeout     time.Duration
 	idleTimeout time.Duration
+	dialTimeout time.Duration // bounds name lookups
 	rp          *httputil.ReverseProxy
 	ids         idSource
 	tunnels     tunnels
@@ -89,6 +93,9 @@ func New(opts Options, s *State) *Handler {
 	if opts.DefaultTimeout <= 0 {
 		opts.DefaultTimeout = 30 * time.Second
 	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
 	if opts.TunnelIdleTimeout <= 0 {
 		opts.TunnelIdleTimeout = defaultTunnelIdleTimeout
 	}
@@ -102,6 +109,7 @@ func New(opts Options, s *State) *Handler {
 		propagator:  opts.Propagator,
 		timeout:     opts.DefaultTimeout,
 		idleTimeout: opts.TunnelIdleTimeout,
+		dialTimeout: opts.DialTimeout,
 	}
 	h.ids.init()
 	h.rp = &httputil.ReverseProxy{

@@ -180,8 +180,9 @@ func (h *Handler) plan(ctx context.Context, st *State, method string, dest desti
 			Path: p.upstream.Path, Route: p.route.Name,
 		}
 	}
+	limit, what := h.lookupLimit(p.route)
 	var err error
-	p.decision, err = st.Table.Policy.Decide(ctx, req)
+	p.decision, err = h.decide(ctx, st.Table.Policy, req, limit, what)
 	if err != nil {
 		return p, err
 	}

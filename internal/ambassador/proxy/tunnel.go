@@ -65,7 +65,8 @@ func (h *Handler) decideTunnel(ctx context.Context, st *State, host string, port
 	if st.Table == nil {
 		return policy.Decision{Result: policy.Deny, Reason: st.Pending}, nil
 	}
-	return st.Table.Policy.Decide(ctx, policy.Request{Host: host, Port: port, Method: method, Connect: true})
+	req := policy.Request{Host: host, Port: port, Method: method, Connect: true}
+	return h.decide(ctx, st.Table.Policy, req, h.dialTimeout, "the dial timeout")
 }
 
 // dialTunnel dials the checked addresses of an allowed tunnel or stream and
