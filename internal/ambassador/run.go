@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshlite/meshlite/internal/ambassador/audit"
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
+	"github.com/meshlite/meshlite/internal/ambassador/resolver"
 	"github.com/meshlite/meshlite/internal/ambassador/transparent"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/internal/ambassador/xdsclient"
@@ -60,14 +61,18 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 	h := proxy.New(proxy.Options{
 		Transport: transport, Audit: auditLog, Logger: log, Registerer: reg,
 		TracerProvider: tp, Propagator: telemetry.Propagator(), DefaultTimeout: cfg.UpstreamTimeout,
-		TunnelIdleTimeout: cfg.TunnelIdleTimeout,
+		TunnelIdleTimeout: cfg.TunnelIdleTimeout, DialTimeout: cfg.DialTimeout,
 	}, &proxy.State{Origin: "none", Pending: "starting"})
 	a := &instance{cfg: cfg, log: log, reg: reg, h: h}
 	a.doors = newDoors(h, limits{
 		readHeaderTimeout: cfg.ReadHeaderTimeout, idleTimeout: cfg.IdleTimeout,
 		maxHeaderBytes: cfg.MaxHeaderBytes, maxConnections: cfg.MaxConnections,
 	}, log)
-	a.loader = &loader{h: h, doors: a.doors, fixed: fixedSelf(cfg.Admin), deny: deny, log: log}
+	res, err := resolver.New(resolver.Options{ResolvConf: cfg.ResolvConf, NoCache: !cfg.DNSCache})
+	if err != nil {
+		return err
+	}
+	a.loader = &loader{h: h, doors: a.doors, fixed: fixedSelf(cfg.Admin), deny: deny, resolver: res, log: log}
 	if err := a.start(ctx); err != nil {
 		a.doors.shutdown(context.Background())
 		return err

@@ -48,6 +48,14 @@ type Ambassador struct {
 	// transparent stream with no bytes either way for this long.
 	TunnelIdleTimeout time.Duration `mapstructure:"tunnel-idle-timeout"`
 
+	// DNSCache keeps name lookups for their records' TTL (at most 5
+	// minutes; "no such host" at most 5 seconds); false asks the name
+	// servers for every request.
+	DNSCache bool `mapstructure:"dns-cache"`
+	// ResolvConf is the resolver configuration read at start (a hidden
+	// flag for tests and benchmarks); "" means /etc/resolv.conf.
+	ResolvConf string `mapstructure:"resolv-conf"`
+
 	AuditOverflow string `mapstructure:"audit-overflow"`
 
 	// DenyCIDRs are ranges no rule, route or mode can allow ("10.0.0.0/8",
@@ -113,6 +121,9 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.Duration("upstream-timeout", 30*time.Second, "whole-call timeout for routes without their own, retries included")
 	fs.Duration("dial-timeout", 5*time.Second, "upstream connect timeout")
 	fs.Duration("tunnel-idle-timeout", time.Hour, "close a CONNECT tunnel, upgrade or relayed stream with no bytes either way for this long")
+	fs.Bool("dns-cache", true, "keep DNS answers for their TTL (at most 5m; not-found at most 5s); false resolves for every request")
+	fs.String("resolv-conf", "/etc/resolv.conf", "resolver configuration (a nameserver may carry a port, 127.0.0.1:5353)")
+	_ = fs.MarkHidden("resolv-conf") // for tests and benchmarks
 	fs.Int("max-idle-conns-per-host", 256, "idle upstream connections kept per host")
 	fs.String("audit-overflow", "block", "when the audit sink cannot keep up: block (never lose a line) or drop (count it)")
 	fs.StringSlice("deny-cidrs", nil, "comma-separated CIDRs no rule, route or mode can allow (added to each table's "+
