@@ -17,7 +17,8 @@ import (
 	"github.com/meshlite/meshlite/bench/internal/report"
 )
 
-var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "meshlite-transparent", "go-reverseproxy", "nginx", "haproxy", "squid"}
+var allNames = []string{"direct", "meshlite-mapping", "meshlite-forward", "meshlite-transparent",
+	"meshlite-pod-ip", "meshlite-pod-name", "meshlite-pod-name-nocache", "go-reverseproxy", "nginx", "haproxy", "squid"}
 
 // selection is the ordered list of contenders to run, plus rows for those
 // that cannot run here and the version line of each peer.
@@ -82,6 +83,15 @@ func wanted(only string) (map[string]bool, error) {
 	return want, nil
 }
 
+// podTargets are the ambassador rows in a pod with a pod's resolver
+// configuration: an address target, and a name target with and without
+// the DNS cache.
+var podTargets = map[string]contender.Resolve{
+	"meshlite-pod-ip":           contender.ByIP,
+	"meshlite-pod-name":         contender.ByName,
+	"meshlite-pod-name-nocache": contender.ByNameUncached,
+}
+
 // ambassadorBin caches one build attempt for the three ambassador doors.
 var ambassadorBin struct {
 	tried bool
@@ -113,6 +123,11 @@ func build(ctx context.Context, name string, o options, tmp string, log *slog.Lo
 			return nil, "", why
 		}
 	}
+	if _, ok := podTargets[name]; ok {
+		if why := contender.PodMissing(); why != "" {
+			return nil, "", why
+		}
+	}
 	if !ambassadorBin.tried {
 		ambassadorBin.tried = true
 		log.Info("building ambassador", "module", o.mainModule)
@@ -122,6 +137,9 @@ func build(ctx context.Context, name string, o options, tmp string, log *slog.Lo
 		return nil, "", "cannot build the ambassador binary: " + ambassadorBin.err.Error()
 	}
 	version := gitDescribe(o.mainModule)
+	if pod, ok := podTargets[name]; ok {
+		return contender.PodTarget{Binary: ambassadorBin.path, Resolve: pod}, version, ""
+	}
 	switch name {
 	case "meshlite-transparent":
 		return contender.Transparent{Binary: ambassadorBin.path}, version, ""
@@ -153,6 +171,8 @@ func describe(name string) string {
 		return contender.Ambassador{Door: contender.ForwardDoor}.Describe()
 	case "meshlite-transparent":
 		return contender.Transparent{}.Describe()
+	case "meshlite-pod-ip", "meshlite-pod-name", "meshlite-pod-name-nocache":
+		return contender.PodTarget{Resolve: podTargets[name]}.Describe()
 	case "nginx":
 		return contender.Nginx{}.Describe()
 	case "haproxy":
