@@ -162,6 +162,10 @@ func (r *Resolver) LookupNetIP(ctx context.Context, network, host string) ([]net
 	if addrs := r.hosts.lookup(name); len(addrs) > 0 {
 		return pick(addrs, want, host)
 	}
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		// RFC 6761: loopback, never asked of DNS, hosts file or not.
+		return pick(loopback, want, host)
+	}
 	addrs, err := r.answer(ctx, name)
 	if err != nil {
 		return nil, dnsError(host, err)
@@ -220,6 +224,8 @@ func (r *Resolver) fly(name string, f *flight) {
 	r.mu.Unlock()
 	close(f.done)
 }
+
+var loopback = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
 
 // familyOf reads LookupNetIP's network argument.
 func familyOf(network string) (byte, error) {
