@@ -341,17 +341,6 @@ func TestRoundTripBackoffHonoursContext(t *testing.T) {
 	}
 }
 
-func TestFullJitterBounds(t *testing.T) {
-	for retry := range 10 {
-		ceiling := min(backoffMax, backoffBase<<retry)
-		for range 50 {
-			if d := fullJitter(retry); d < 0 || d > ceiling {
-				t.Fatalf("fullJitter(%d) = %s, want within [0, %s]", retry, d, ceiling)
-			}
-		}
-	}
-}
-
 // After a fallback every address has been tried; a retry must go to the
 // address that answered, not back to the one whose dial just failed.
 func TestRoundTripRetryAfterFallbackSkipsFailedAddress(t *testing.T) {

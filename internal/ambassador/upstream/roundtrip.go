@@ -174,23 +174,7 @@ func (rt *roundTrip) retriable(tr tryResult, n int) bool {
 	case kindReset, kindPerTryTimeout:
 		return rt.idempotent && (on.Reset || on.Status5xx || on.GatewayError)
 	case kindResponse:
-		return rt.idempotent && retryStatus(rt.pol, tr.res.StatusCode)
-	}
-	return false
-}
-
-func retryStatus(pol Retry, code int) bool {
-	on := pol.On
-	if on.Status5xx && code >= 500 && code <= 599 {
-		return true
-	}
-	if on.GatewayError && (code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout) {
-		return true
-	}
-	for _, c := range on.Codes {
-		if c == code {
-			return true
-		}
+		return rt.idempotent && on.RetriesStatus(tr.res.StatusCode)
 	}
 	return false
 }

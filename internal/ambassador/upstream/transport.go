@@ -3,12 +3,13 @@ package upstream
 import (
 	"crypto/tls"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlite/meshlite/internal/backoff"
 )
 
 // Options tune a Transport. Zero values mean the documented defaults.
@@ -75,7 +76,7 @@ func New(opts Options) *Transport {
 		budget:  newBudget(max(opts.BudgetRatio, 0), max(opts.BudgetPerSecond, 0)),
 		metrics: newMetrics(opts.Registerer),
 		log:     opts.Logger,
-		backoff: fullJitter,
+		backoff: func(retry int) time.Duration { return backoff.Exponential(backoffBase, backoffMax, retry) },
 	}
 	if opts.TLSConfig != nil {
 		t.tlsBase = opts.TLSConfig.Clone()
@@ -126,12 +127,6 @@ func withDefaults(o Options) Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
-}
-
-// fullJitter waits a random time in [0, min(backoffMax, backoffBase·2^retry)].
-func fullJitter(retry int) time.Duration {
-	ceiling := min(backoffMax, backoffBase<<min(retry, 8))
-	return rand.N(ceiling + 1)
 }
 
 // CloseIdleConnections closes the pool's idle connections.

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/meshlite/meshlite/internal/backoff"
 	"github.com/meshlite/meshlite/pkg/routes"
 )
 
@@ -62,7 +62,7 @@ type Client struct {
 	metrics  *metrics
 	dialOpts []grpc.DialOption
 
-	// jitter picks a NACK's delay within its backoff ceiling: fullJitter,
+	// jitter picks a NACK's delay within its backoff ceiling: backoff.FullJitter,
 	// or in tests the ceiling itself.
 	jitter func(ceiling time.Duration) time.Duration
 
@@ -115,7 +115,7 @@ func New(opts Options) (*Client, error) {
 		log:      log.With("component", "xdsclient", "addr", opts.Addr, "workload", opts.Workload),
 		metrics:  newMetrics(opts.Registerer),
 		dialOpts: append(dialOpts, opts.DialOptions...),
-		jitter:   fullJitter,
+		jitter:   backoff.FullJitter,
 		state:    State{Since: time.Now()},
 	}, nil
 }
@@ -132,7 +132,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if delivered {
 			failures = 0
 		}
-		delay := backoff(c.opts.BackoffBase, c.opts.BackoffMax, failures)
+		delay := backoff.Exponential(c.opts.BackoffBase, c.opts.BackoffMax, failures)
 		c.setError(err)
 		c.log.Warn("xds: no stream to the control plane; retrying", "err", err, "delay", delay, "failures", failures+1)
 		if !sleep(ctx, delay) {
@@ -140,29 +140,6 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		c.metrics.reconnects.Inc()
 	}
-}
-
-// backoff returns a random duration in [0, min(limit, base·2^n)] (full
-// jitter), so that many ambassadors do not reconnect in step.
-func backoff(base, limit time.Duration, n int) time.Duration {
-	return fullJitter(backoffCeiling(base, limit, n))
-}
-
-// backoffCeiling is min(limit, base·2^n).
-func backoffCeiling(base, limit time.Duration, n int) time.Duration {
-	ceiling := base
-	for i := 0; i < n && ceiling < limit; i++ {
-		ceiling *= 2
-	}
-	return min(ceiling, limit)
-}
-
-// fullJitter returns a random duration in [0, ceiling].
-func fullJitter(ceiling time.Duration) time.Duration {
-	if ceiling <= 0 {
-		return 0
-	}
-	return rand.N(ceiling + 1)
 }
 
 // sleep waits for d or until ctx is done; it reports whether d elapsed.

@@ -493,21 +493,3 @@ func TestNewDefaults(t *testing.T) {
 		t.Errorf("defaults: node %q, backoff %s..%s", c.opts.NodeID, c.opts.BackoffBase, c.opts.BackoffMax)
 	}
 }
-
-func TestBackoffStaysWithinFullJitterBounds(t *testing.T) {
-	base, limit := 250*time.Millisecond, 30*time.Second
-	for n := range 40 {
-		ceiling := min(limit, base<<min(n, 20))
-		var largest time.Duration
-		for range 200 {
-			d := backoff(base, limit, n)
-			if d < 0 || d > ceiling {
-				t.Fatalf("backoff(n=%d) = %s, want within [0, %s]", n, d, ceiling)
-			}
-			largest = max(largest, d)
-		}
-		if largest < ceiling/2 {
-			t.Errorf("backoff(n=%d): largest of 200 draws %s, want some above %s (full jitter)", n, largest, ceiling/2)
-		}
-	}
-}

@@ -12,6 +12,7 @@ import (
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
 	xdsv1 "github.com/meshlite/meshlite/api/xds/v1"
+	"github.com/meshlite/meshlite/internal/backoff"
 )
 
 // WorkloadMetadataKey is the node metadata field that names the workload.
@@ -242,7 +243,7 @@ func (h *handler) nack(resp *xdsv1.DiscoveryResponse, err error) (*xdsv1.Discove
 	var delay time.Duration
 	if resp.GetVersionInfo() == h.nackVersion {
 		h.nackRepeats++
-		delay = c.jitter(backoffCeiling(c.opts.BackoffBase, c.opts.BackoffMax, h.nackRepeats))
+		delay = c.jitter(backoff.Ceiling(c.opts.BackoffBase, c.opts.BackoffMax, h.nackRepeats))
 	} else {
 		h.nackVersion, h.nackRepeats = resp.GetVersionInfo(), 0
 	}
