@@ -1,9 +1,6 @@
 package ambassador
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -12,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshlite/meshlite/internal/ambassador/proxy"
+	"github.com/meshlite/meshlite/internal/xdsconv"
 	"github.com/meshlite/meshlite/pkg/policy"
 	"github.com/meshlite/meshlite/pkg/routes"
 )
@@ -36,7 +34,7 @@ func (l *loader) apply(rt *routes.RouteTable, version, origin string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if version == "" {
-		version = contentVersion(rt)
+		version = xdsconv.Version(rt)
 	}
 	if cur := l.h.State(); cur.Table != nil && cur.Version == version && cur.Origin == origin {
 		return nil // the same table again (a reconnect): nothing to swap
@@ -81,13 +79,6 @@ func (l *loader) selfCovers(ports []uint16) bool {
 		}
 	}
 	return true
-}
-
-// contentVersion is a short hash of the table's content.
-func contentVersion(rt *routes.RouteTable) string {
-	b, _ := json.Marshal(rt)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
 }
 
 // denyAll is the table served when none is configured: no routes, no

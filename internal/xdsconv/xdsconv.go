@@ -5,11 +5,14 @@
 package xdsconv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
@@ -250,4 +253,23 @@ func (c *converter) duration(path string, d *durationpb.Duration) routes.Duratio
 		return 0
 	}
 	return routes.Duration(d.AsDuration())
+}
+
+// Version is the content hash of a table: the first 16 hex characters of
+// the SHA-256 of its deterministic protobuf encoding. The same table gives
+// the same version whether it is read from a file or served over xDS, on
+// every replica and after every restart.
+func Version(rt *routes.RouteTable) string {
+	v, _ := VersionOf(ToProto(rt)) // a RouteTable always encodes
+	return v
+}
+
+// VersionOf is Version for any resource message.
+func VersionOf(m proto.Message) (string, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("xdsconv: encode resource: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
 }

@@ -1,10 +1,6 @@
 package source
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshlite/meshlite/internal/xdsconv"
@@ -17,14 +13,7 @@ type Encoder func(*routes.RouteTable) (proto.Message, error)
 // EncodeProto is the standard Encoder: the meshlite.v1.RouteTable proto.
 func EncodeProto(rt *routes.RouteTable) (proto.Message, error) { return xdsconv.ToProto(rt), nil }
 
-// Version is the content hash of a resource: the first 16 hex characters of
-// the SHA-256 of its deterministic protobuf encoding. The same table gives
-// the same version on every replica and after every restart.
-func Version(m proto.Message) (string, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("source: encode resource: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8]), nil
-}
+// Version is the content hash of a resource (xdsconv.VersionOf): the same
+// table gives the same version on every replica, after every restart, and
+// in an ambassador that reads it from a file.
+func Version(m proto.Message) (string, error) { return xdsconv.VersionOf(m) }
