@@ -6,3 +6,8 @@ package meshlitev1
 // TypeURL is the xDS type URL of a RouteTable resource: ambassadors subscribe
 // to it by name (the workload) and the control plane serves it.
 const TypeURL = "type.googleapis.com/meshlite.v1.RouteTable"
+
+// WorkloadMetadataKey is the field of the xDS node metadata in which an
+// ambassador names its workload; the control plane reads it to know who is
+// asking (a wire contract between the two).
+const WorkloadMetadataKey = "workload"

@@ -15,9 +15,6 @@ import (
 	"github.com/meshlite/meshlite/internal/backoff"
 )
 
-// WorkloadMetadataKey is the node metadata field that names the workload.
-const WorkloadMetadataKey = "workload"
-
 // userAgentName is sent as the node's user_agent_name.
 const userAgentName = "meshlite-ambassador"
 
@@ -184,7 +181,7 @@ func (c *Client) subscribe() *xdsv1.DiscoveryRequest {
 		Id:            c.opts.NodeID,
 		UserAgentName: userAgentName,
 		Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			WorkloadMetadataKey: structpb.NewStringValue(c.opts.Workload),
+			meshlitev1.WorkloadMetadataKey: structpb.NewStringValue(c.opts.Workload),
 		}},
 	}
 	return req

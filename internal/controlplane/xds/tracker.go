@@ -12,6 +12,8 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc/peer"
+
+	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
 )
 
 // Stream kinds, as shown in Ambassador.Stream and metric labels.
@@ -19,9 +21,6 @@ const (
 	StreamSotW  = "sotw"
 	StreamDelta = "delta"
 )
-
-// WorkloadMetadataKey is the node metadata field that names the workload.
-const WorkloadMetadataKey = "workload"
 
 // maxSentRemembered bounds the responses remembered per stream while they
 // wait for their ACK or NACK.
@@ -157,7 +156,7 @@ func (c *conn) identify(node *core.Node, subscribed []string) {
 	if node != nil && node.GetId() != "" {
 		c.info.NodeID = node.GetId()
 	}
-	if w := node.GetMetadata().GetFields()[WorkloadMetadataKey].GetStringValue(); w != "" {
+	if w := node.GetMetadata().GetFields()[meshlitev1.WorkloadMetadataKey].GetStringValue(); w != "" {
 		c.info.Workload, c.metaWorkload = w, true
 	}
 	if subscribed != nil {
