@@ -2,6 +2,7 @@ package soak
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,39 +12,40 @@ import (
 // sample is one reading of the ambassador's /metrics.
 type sample struct {
 	at         time.Duration // since the load started
-	goroutines float64       // go_goroutines (see leastGoroutines)
-	heap       float64       // go_memstats_heap_inuse_bytes, just after a GC
+	goroutines float64       // go_goroutines, least of readings
+	heap       float64       // go_memstats_heap_inuse_bytes after a GC, least of readings
 	rss        float64       // process_resident_memory_bytes
 }
 
-// take reads a sample. It first asks the ambassador for a heap profile
-// with gc=1, which runs a garbage collection, so that the heap reading is
-// the live heap rather than wherever the collector's cycle happened to be.
+// readings is how many times take reads goroutines and heap, readingGap
+// apart. Under steady load both jump with the requests and tunnels in
+// flight at the instant of reading (more when the machine stalls the
+// ambassador for a moment): a leak raises every reading, a burst only
+// some, so the least of them is what a slope should be fitted to.
+const (
+	readings   = 3
+	readingGap = 200 * time.Millisecond
+)
+
+// take reads a sample. Before each heap reading it asks the ambassador for
+// a heap profile with gc=1, which runs a garbage collection, so that the
+// reading is the live heap rather than wherever the collector's cycle
+// happened to be.
 func (w *world) take(t *testing.T, at time.Duration) sample {
 	t.Helper()
-	if code, body := get(w.admin + "/debug/pprof/heap?gc=1"); code != http.StatusOK {
-		t.Fatalf("ambassador /debug/pprof/heap?gc=1: %d %.200s", code, body)
+	s := sample{at: at, goroutines: math.Inf(1), heap: math.Inf(1)}
+	for i := range readings {
+		if i > 0 {
+			time.Sleep(readingGap) // spacing readings, not waiting for an event
+		}
+		if code, body := get(w.admin + "/debug/pprof/heap?gc=1"); code != http.StatusOK {
+			t.Fatalf("ambassador /debug/pprof/heap?gc=1: %d %.200s", code, body)
+		}
+		s.goroutines = min(s.goroutines, w.metric(t, "go_goroutines"))
+		s.heap = min(s.heap, w.metric(t, "go_memstats_heap_inuse_bytes"))
 	}
-	return sample{
-		at:         at,
-		goroutines: w.leastGoroutines(t),
-		heap:       w.metric(t, "go_memstats_heap_inuse_bytes"),
-		rss:        w.metric(t, "process_resident_memory_bytes"),
-	}
-}
-
-// leastGoroutines is the least of three readings of go_goroutines 200 ms
-// apart. Under steady load the count jumps with the requests and tunnels in
-// flight at the instant of reading (more when the machine stalls the
-// ambassador for a moment); a leak raises every reading, a burst only some.
-func (w *world) leastGoroutines(t *testing.T) float64 {
-	t.Helper()
-	least := w.metric(t, "go_goroutines")
-	for range 2 {
-		time.Sleep(200 * time.Millisecond) // spacing readings, not waiting for an event
-		least = min(least, w.metric(t, "go_goroutines"))
-	}
-	return least
+	s.rss = w.metric(t, "process_resident_memory_bytes")
+	return s
 }
 
 // limit is the growth one metric may show: its least-squares slope over the

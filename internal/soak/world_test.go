@@ -229,6 +229,9 @@ func (w *world) startAmbassador(t *testing.T, bin string) {
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("ambassador exit: %v\n%s", err, stderr.String())
 		}
+		// One per request and tunnel: the load's, the warm-up's and the
+		// readiness checks'. For the record; it is not asserted here.
+		t.Logf("audit lines the ambassador wrote: %d", w.auditLines.Load())
 		if s := stderr.String(); s != "" {
 			t.Logf("ambassador stderr (warnings and errors):\n%s", s)
 		}
