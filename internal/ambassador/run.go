@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -93,7 +92,6 @@ type instance struct {
 	xds    *xdsclient.Client
 	// transparent is the transparent door; nil when --transparent is off.
 	transparent *transparent.Door
-	done        atomic.Bool
 }
 
 func (a *instance) start(ctx context.Context) error {

@@ -119,13 +119,6 @@ func (s *auditSink) add(b []byte) {
 	s.lines = append(s.lines, l)
 }
 
-// snapshot returns the lines read so far.
-func (s *auditSink) snapshot() []line {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]line(nil), s.lines...)
-}
-
 // stall stops reading until the returned function is called.
 func (s *auditSink) stall() (resume func()) {
 	s.pause.Lock()

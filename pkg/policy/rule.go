@@ -2,7 +2,6 @@ package policy
 
 import (
 	"net/netip"
-	"strings"
 )
 
 // rule is a validated, compiled Rule: everything Decide needs, computed once.
@@ -104,15 +103,4 @@ func (r *rule) containsAddr(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// matchHost reports whether the rule's host names host (normalised).
-func (r *rule) matchHost(host string) bool {
-	if r.host == "" {
-		return false
-	}
-	if !r.wildcard {
-		return host == r.host
-	}
-	return len(host) > len(r.host)+1 && strings.HasSuffix(host, r.host) && host[len(host)-len(r.host)-1] == '.'
 }

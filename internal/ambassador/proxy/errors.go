@@ -36,7 +36,6 @@ func statusOf(err error) (int, string) {
 		dialErr    *upstream.DialError
 		timeoutErr *upstream.TimeoutError
 		lookupErr  *lookupTimeoutError
-		tooLarge   *http.MaxBytesError
 		bodyErr    *clientBodyError
 	)
 	switch {
@@ -44,8 +43,6 @@ func statusOf(err error) (int, string) {
 		return reqErr.status, reqErr.msg
 	case errors.As(err, &inputErr):
 		return http.StatusBadRequest, strings.TrimPrefix(inputErr.Error(), "policy: ")
-	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", tooLarge.Limit)
 	case errors.As(err, &bodyErr):
 		if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return StatusClientClosed, "client went away while sending the request body"

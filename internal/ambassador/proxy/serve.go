@@ -2,12 +2,10 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -266,7 +264,3 @@ func truncate(s string) string {
 	}
 	return s
 }
-
-var errNoPort = errors.New("missing port")
-
-func portString(p uint16) string { return strconv.Itoa(int(p)) }

@@ -86,13 +86,6 @@ func (b *reqBody) next() (io.ReadCloser, func() (io.ReadCloser, error), error) {
 	return rc, b.getBody, nil
 }
 
-// close releases a body that no try took.
-func (b *reqBody) close() {
-	if b.stream != nil && !b.used {
-		b.stream.Close()
-	}
-}
-
 // drain reads a little of a response that will be retried, so that its
 // connection can be reused, and closes it. cancel aborts a slow body.
 func drain(res *http.Response, cancel context.CancelCauseFunc) {

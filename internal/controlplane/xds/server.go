@@ -82,11 +82,11 @@ func New(opts Options) (*Server, error) {
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.MinClientPing, PermitWithoutStream: true}),
-		// Thousands of mostly idle streams: small per-connection buffers,
-		// and the write buffer returned to a shared pool after each flush.
+		// Thousands of mostly idle streams: small per-connection buffers
+		// (gRPC returns the write buffer to a shared pool after each flush
+		// by default).
 		grpc.ReadBufferSize(8<<10),
 		grpc.WriteBufferSize(8<<10),
-		grpc.SharedWriteBuffer(true),
 	)
 	xdsServer := serverv3.NewServer(s.streams, s.cache, s.tracker)
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(s.grpc, xdsServer)
