@@ -54,7 +54,7 @@ func newDoors(h *proxy.Handler, l limits, log *slog.Logger) *doors {
 func (d *doors) serve(lns []net.Listener, handler http.Handler) *door {
 	srv := d.server(handler)
 	dr := &door{srv: srv}
-	for _, ln := range capListeners(lns, d.limits.maxConnections) {
+	for _, ln := range loopback.Cap(lns, d.limits.maxConnections) {
 		addr := addrPortOf(ln.Addr())
 		dr.addrs = append(dr.addrs, addr)
 		go func() {

@@ -73,7 +73,6 @@ type Door struct {
 
 	check atomic.Pointer[checkResult]
 	probe atomic.Pointer[netip.AddrPort]
-	slots slots
 	// maxLine bounds the request line the door reads while sniffing: the
 	// HTTP server's header limit, which it enforces itself after.
 	maxLine int
@@ -90,7 +89,7 @@ func Open(opts Options) (*Door, error) {
 	if opts.Self == nil {
 		opts.Self = func() []netip.AddrPort { return nil }
 	}
-	d := &Door{opts: opts, log: opts.Logger, slots: newSlots(opts.MaxConnections), maxLine: opts.Server.MaxHeaderBytes}
+	d := &Door{opts: opts, log: opts.Logger, maxLine: opts.Server.MaxHeaderBytes}
 	if d.maxLine <= 0 {
 		d.maxLine = http.DefaultMaxHeaderBytes
 	}
@@ -124,32 +123,24 @@ func (d *Door) listen() error {
 		return fmt.Errorf("transparent door: %w", err)
 	}
 	for _, ln := range lns {
-		d.add(ln)
+		d.addrs = append(d.addrs, addrPortOf(ln.Addr()))
 	}
+	d.lns = loopback.Cap(lns, d.opts.MaxConnections)
 	return nil
-}
-
-func (d *Door) add(ln net.Listener) {
-	d.addrs = append(d.addrs, addrPortOf(ln.Addr()))
-	d.lns = append(d.lns, ln)
 }
 
 // Addrs lists the addresses the door listens on.
 func (d *Door) Addrs() []netip.AddrPort { return d.addrs }
 
-// accept serves ln until it is closed, holding at most MaxConnections
-// connections of the door at once (Accept waits while at the cap). A
-// temporary failure (out of descriptors) is retried after a pause that
-// grows from 5ms to 1s, as net/http's servers do.
+// accept serves ln until it is closed; the listener holds at most
+// MaxConnections connections of the door at once. A temporary failure (out
+// of descriptors) is retried after a pause that grows from 5ms to 1s, as
+// net/http's servers do.
 func (d *Door) accept(ln net.Listener) {
 	var pause time.Duration
 	for {
-		if !d.slots.acquire(d.ctx) {
-			return
-		}
 		c, err := ln.Accept()
 		if err != nil {
-			d.slots.release()
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -166,17 +157,14 @@ func (d *Door) accept(ln net.Listener) {
 		done := d.opts.Handler.Track()
 		go func() {
 			defer done()
-			d.handle(c.(*net.TCPConn))
+			d.handle(c)
 		}()
 	}
 }
 
-// handle finds where c was going and hands it to the pipeline. The
-// original destination is read from the socket itself, before c is
-// wrapped.
-func (d *Door) handle(tc *net.TCPConn) {
-	orig, err := originalDst(tc)
-	c := d.slots.track(tc)
+// handle finds where c was going and hands it to the pipeline.
+func (d *Door) handle(c net.Conn) {
+	orig, err := originalDst(c)
 	s := proxy.Stream{Conn: c, Original: orig, Protocol: proxy.ProtocolTCP}
 	switch {
 	case err != nil:

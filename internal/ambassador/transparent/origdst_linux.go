@@ -1,6 +1,7 @@
 package transparent
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -17,18 +18,22 @@ const ip6tSOOriginalDst = 80
 // redirected the connection to the door, from the connection tracking
 // entry (SO_ORIGINAL_DST for IPv4, IP6T_SO_ORIGINAL_DST for IPv6). It reads
 // the socket through SyscallConn, without duplicating the descriptor.
-func originalDst(tc *net.TCPConn) (netip.AddrPort, error) {
-	raw, err := tc.SyscallConn()
+func originalDst(c net.Conn) (netip.AddrPort, error) {
+	sc, ok := c.(syscall.Conn)
+	local, isTCP := c.LocalAddr().(*net.TCPAddr)
+	if !ok || !isTCP {
+		return netip.AddrPort{}, errors.New("not a TCP socket")
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	local := tc.LocalAddr().(*net.TCPAddr).AddrPort()
 	var (
 		dst  netip.AddrPort
 		serr error
 	)
 	err = raw.Control(func(fd uintptr) {
-		if local.Addr().Unmap().Is4() {
+		if local.AddrPort().Addr().Unmap().Is4() {
 			dst, serr = originalDst4(fd)
 		} else {
 			dst, serr = originalDst6(fd)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // dialHTTP is the pool's DialContext. Plain http tries carry the chosen
@@ -123,8 +124,11 @@ func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, e
 			t.metrics.tries.WithLabelValues(target.Route, resultResponse).Inc()
 			return conn, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || pastDeadline(ctx) {
 			err := context.Cause(ctx)
+			if err == nil { // the dial's own timer fired before the context's
+				err = &TimeoutError{Timeout: overall}
+			}
 			result := resultCanceled
 			if dialTimeout(err) {
 				result = resultTimeout
@@ -138,6 +142,13 @@ func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, e
 		last = &DialError{Addr: ep, Err: err}
 	}
 	return nil, last
+}
+
+// pastDeadline reports whether ctx's deadline has passed, which a dial can
+// see a moment before ctx itself is done.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // dialTimeout reports whether err is DialTunnel's overall deadline.

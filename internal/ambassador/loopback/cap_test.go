@@ -1,4 +1,4 @@
-package ambassador
+package loopback
 
 import (
 	"net"
@@ -8,7 +8,7 @@ import (
 
 func TestCapListenersShareOneCap(t *testing.T) {
 	raw := []net.Listener{listenLoopback(t), listenLoopback(t)}
-	lns := capListeners(raw, 1)
+	lns := Cap(raw, 1)
 	defer lns[0].Close()
 	defer lns[1].Close()
 	for _, ln := range lns {
@@ -48,7 +48,7 @@ func TestCapListenersShareOneCap(t *testing.T) {
 }
 
 func TestCapListenersCloseEndsAWaitingAccept(t *testing.T) {
-	lns := capListeners([]net.Listener{listenLoopback(t)}, 1)
+	lns := Cap([]net.Listener{listenLoopback(t)}, 1)
 	lns[0].(*cappedListener).slots <- struct{}{} // every slot taken
 	errc := make(chan error, 1)
 	go func() {

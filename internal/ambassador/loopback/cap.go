@@ -1,15 +1,19 @@
-package ambassador
+package loopback
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
-// capListeners caps the concurrent connections of lns together at n
-// (0 = no cap), as netutil.LimitListener does for one listener: the IPv4
-// and IPv6 listeners of a door share its --max-connections. Accept waits
-// while every slot is taken; closing a connection frees its slot.
-func capListeners(lns []net.Listener, n int) []net.Listener {
+// Cap caps the concurrent connections of lns together at n (0 = no cap),
+// as netutil.LimitListener does for one listener: the IPv4 and IPv6
+// listeners of a door share its --max-connections. Accept waits while
+// every slot is taken; closing a connection frees its slot. A capped
+// connection still half-closes (CloseWrite) and exposes its socket
+// (SyscallConn), which a relay and the transparent door need.
+func Cap(lns []net.Listener, n int) []net.Listener {
 	if n <= 0 {
 		return lns
 	}
@@ -60,4 +64,20 @@ func (c *cappedConn) Close() error {
 	err := c.Conn.Close()
 	c.release()
 	return err
+}
+
+// CloseWrite half-closes a TCP connection; other connections are closed.
+func (c *cappedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Close()
+}
+
+// SyscallConn reaches the socket of a TCP connection.
+func (c *cappedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("loopback: not a socket connection")
 }
