@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/meshlite/meshlite/internal/testnet"
 )
 
@@ -47,7 +49,15 @@ func TestMain(m *testing.M) {
 			}
 			bins[name] = out
 		}
-		return m.Run()
+		code := m.Run()
+		if code == 0 {
+			// every process, server and reader a test starts must be stopped by it
+			if err := goleak.Find(); err != nil {
+				fmt.Fprintln(os.Stderr, "goleak:", err)
+				return 1
+			}
+		}
+		return code
 	}()
 	os.Exit(code)
 }
