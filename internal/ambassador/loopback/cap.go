@@ -9,8 +9,9 @@ import (
 
 // Cap caps the concurrent connections of lns together at n (0 = no cap),
 // as netutil.LimitListener does for one listener: the IPv4 and IPv6
-// listeners of a door share its --max-connections. Accept waits while
-// every slot is taken; closing a connection frees its slot. A capped
+// listeners of a door share its --max-connections. Accept returns a
+// connection only when a slot is free (meanwhile the connection waits,
+// accepted but unserved); closing a connection frees its slot. A capped
 // connection still half-closes (CloseWrite) and exposes its socket
 // (SyscallConn), which a relay and the transparent door need.
 func Cap(lns []net.Listener, n int) []net.Listener {
@@ -25,7 +26,7 @@ func Cap(lns []net.Listener, n int) []net.Listener {
 	return out
 }
 
-// cappedListener takes a shared slot before each Accept.
+// cappedListener takes a shared slot for each accepted connection.
 type cappedListener struct {
 	net.Listener
 	slots     chan struct{}
@@ -34,15 +35,18 @@ type cappedListener struct {
 }
 
 func (l *cappedListener) Accept() (net.Conn, error) {
+	// Accept first, then wait for a slot: a listener idle in Accept must
+	// not hold a slot its twin could use (with a cap of 1 the twin would
+	// serve nobody). The connection waits unserved, as in the backlog.
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case l.slots <- struct{}{}:
 	case <-l.closed:
+		c.Close()
 		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
 	}
 	return &cappedConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
 }

@@ -75,3 +75,42 @@ func listenLoopback(t *testing.T) net.Listener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
+
+// TestCapIdleListenerHoldsNoSlot: a listener waiting in Accept with no
+// client must not hold one of the shared slots, or the door's other
+// listener serves one connection fewer than the cap (and none at a cap of
+// 1). Both listeners are served as a door serves them, each by its own
+// accept loop.
+func TestCapIdleListenerHoldsNoSlot(t *testing.T) {
+	raw := []net.Listener{listenLoopback(t), listenLoopback(t)}
+	lns := Cap(raw, 2)
+	accepted := make(chan net.Conn, 4)
+	for _, ln := range lns {
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- c
+			}
+		}()
+	}
+	defer lns[0].Close()
+	defer lns[1].Close()
+	for range 2 {
+		c, err := net.Dial("tcp", lns[0].Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	for i := range 2 {
+		select {
+		case c := <-accepted:
+			defer c.Close()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("accepted %d of 2 connections to one listener with a cap of 2: the idle listener holds a slot", i)
+		}
+	}
+}
