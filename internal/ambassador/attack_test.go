@@ -715,7 +715,7 @@ func TestAttackAuditStaysOneLinePerRequest(t *testing.T) {
 	}
 	fields := []string{"ts", "id", "door", "client", "method", "url", "route", "target", "upstream", "decision",
 		"reason", "rule", "status", "attempts", "duration_ms", "bytes_in", "bytes_out", "trace_id",
-		"original_dst", "sni"}
+		"original_dst", "sni", "workload", "node_id"}
 	for i, l := range lines {
 		for _, f := range fields {
 			if _, ok := l[f]; !ok {

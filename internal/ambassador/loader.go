@@ -24,6 +24,9 @@ type loader struct {
 	fixed    []netip.AddrPort  // admin and other listeners outside doors
 	deny     []policy.DenyCIDR // --deny-cidrs, merged with each table's spec.denyCidrs
 	log      *slog.Logger
+	// workload is --workload: the audit lines' workload, whatever the
+	// table's name; empty means the table's metadata.name.
+	workload string
 
 	mu sync.Mutex
 }
@@ -55,11 +58,21 @@ func (l *loader) apply(rt *routes.RouteTable, version, origin string) error {
 			return err
 		}
 	}
-	l.h.Swap(&proxy.State{Table: table, Version: version, Origin: origin, Loaded: time.Now()})
+	l.h.Swap(&proxy.State{Table: table, Version: version, Origin: origin, Loaded: time.Now(), Workload: l.workloadOf(rt, origin)})
 	l.doors.closeExcept(ports)
 	l.log.Info("route table active", "table", rt.Metadata.Name, "version", version, "origin", origin,
 		"routes", len(rt.Spec.Routes), "egress_rules", len(rt.Spec.Egress), "mode", table.Mode)
 	return nil
+}
+
+// workloadOf is whose audit lines rt's requests leave: --workload, else the
+// table's name; the deny-all table served when none is configured names no
+// workload.
+func (l *loader) workloadOf(rt *routes.RouteTable, origin string) string {
+	if l.workload != "" || origin == "none" {
+		return l.workload
+	}
+	return rt.Metadata.Name
 }
 
 func (l *loader) compile(rt *routes.RouteTable) (*routes.Table, error) {

@@ -60,8 +60,8 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 	h := proxy.New(proxy.Options{
 		Transport: transport, Audit: auditLog, Logger: log, Registerer: reg,
 		TracerProvider: tp, Propagator: telemetry.Propagator(), DefaultTimeout: cfg.UpstreamTimeout,
-		TunnelIdleTimeout: cfg.TunnelIdleTimeout, DialTimeout: cfg.DialTimeout,
-	}, &proxy.State{Origin: "none", Pending: "starting"})
+		TunnelIdleTimeout: cfg.TunnelIdleTimeout, DialTimeout: cfg.DialTimeout, NodeID: nodeID(cfg),
+	}, &proxy.State{Origin: "none", Pending: "starting", Workload: cfg.Workload})
 	a := &instance{cfg: cfg, log: log, reg: reg, h: h}
 	a.doors = newDoors(h, limits{
 		readHeaderTimeout: cfg.ReadHeaderTimeout, idleTimeout: cfg.IdleTimeout,
@@ -71,7 +71,9 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	a.loader = &loader{h: h, doors: a.doors, fixed: fixedSelf(cfg.Admin), deny: deny, resolver: res, log: log}
+	a.loader = &loader{
+		h: h, doors: a.doors, fixed: fixedSelf(cfg.Admin), deny: deny, resolver: res, log: log, workload: cfg.Workload,
+	}
 	if err := a.start(ctx); err != nil {
 		a.doors.shutdown(context.Background())
 		return err
@@ -148,7 +150,7 @@ func (a *instance) loadStatic() error {
 		return err
 	}
 	if rt == nil && a.cfg.XDS != "" {
-		a.h.Swap(&proxy.State{Origin: "none", Pending: fmt.Sprintf(
+		a.h.Swap(&proxy.State{Origin: "none", Workload: a.cfg.Workload, Pending: fmt.Sprintf(
 			"no route table yet: waiting for workload %q's table from the control plane at %s", a.cfg.Workload, a.cfg.XDS)})
 		return nil
 	}
@@ -187,13 +189,23 @@ func (a *instance) startAdmin() error {
 	return nil
 }
 
-func (a *instance) startXDS(ctx context.Context) error {
-	nodeID := a.cfg.NodeID
-	if nodeID == "" {
-		nodeID = os.Getenv("POD_NAME")
+// nodeID is the ambassador's node id, sent to the control plane and written
+// in every audit line: --node-id, else $POD_NAME, else the host name; empty
+// when even the host name is unknown (the xDS client then reports why).
+func nodeID(cfg config.Ambassador) string {
+	if cfg.NodeID != "" {
+		return cfg.NodeID
 	}
+	if pod := os.Getenv("POD_NAME"); pod != "" {
+		return pod
+	}
+	host, _ := os.Hostname()
+	return host
+}
+
+func (a *instance) startXDS(ctx context.Context) error {
 	c, err := xdsclient.New(xdsclient.Options{
-		Addr: a.cfg.XDS, NodeID: nodeID, Workload: a.cfg.Workload, Logger: a.log, Registerer: a.reg,
+		Addr: a.cfg.XDS, NodeID: nodeID(a.cfg), Workload: a.cfg.Workload, Logger: a.log, Registerer: a.reg,
 		Apply: func(version string, rt *routes.RouteTable) error {
 			return a.loader.apply(rt, version, "xds:"+a.cfg.XDS)
 		},

@@ -41,6 +41,8 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	dst = appendStringField(dst, FieldTraceID, e.TraceID)
 	dst = appendStringField(dst, FieldOriginalDst, e.OriginalDst)
 	dst = appendStringField(dst, FieldSNI, e.SNI)
+	dst = appendStringField(dst, FieldWorkload, e.Workload)
+	dst = appendStringField(dst, FieldNodeID, e.NodeID)
 	return append(dst, '}')
 }
 

@@ -9,12 +9,14 @@ import (
 	"time"
 )
 
-// designFields is the audit line as DESIGN.md §4 defines it; the constants
-// must never drift from it.
+// designFields is the audit line as DESIGN.md §4 and the README define it
+// (schema version 1); the constants must never drift from it, and new
+// fields are only ever appended.
 var designFields = []string{
 	"ts", "id", "door", "client", "method", "url", "route", "target",
 	"upstream", "decision", "reason", "rule", "status", "attempts",
 	"duration_ms", "bytes_in", "bytes_out", "trace_id", "original_dst", "sni",
+	"workload", "node_id",
 }
 
 func sampleEntry() *Entry {
@@ -39,6 +41,8 @@ func sampleEntry() *Entry {
 		TraceID:     "4bf92f3577b34da6a3ce929d0e0e4736",
 		OriginalDst: "198.18.0.2:443",
 		SNI:         "api.example.com",
+		Workload:    "numbers-web",
+		NodeID:      "numbers-web-7d9f8-x2k4q",
 	}
 }
 
@@ -90,6 +94,7 @@ func TestAppendJSONValuesRoundTrip(t *testing.T) {
 		"reason": e.Reason, "rule": e.Rule, "status": "200", "attempts": "2",
 		"duration_ms": "12.346", "bytes_in": "17", "bytes_out": "4096",
 		"trace_id": e.TraceID, "original_dst": e.OriginalDst, "sni": e.SNI,
+		"workload": e.Workload, "node_id": e.NodeID,
 	}
 	assertFields(t, got, want)
 }
@@ -158,14 +163,14 @@ func TestAppendJSONEscapesStrings(t *testing.T) {
 				t.Errorf("appendString(%q) = %s, want %s", tt.in, raw, tt.raw)
 			}
 			e := sampleEntry()
-			e.URL, e.Reason, e.Client = tt.in, tt.in, tt.in
+			e.URL, e.Reason, e.Client, e.NodeID = tt.in, tt.in, tt.in, tt.in
 			line := AppendJSON(nil, e)
 			if bytes.IndexByte(line, '\n') >= 0 {
 				t.Fatalf("line contains a raw newline: %q", line)
 			}
 			got := decodeLine(t, line)
 			want := string([]rune(tt.in)) // each invalid byte becomes U+FFFD
-			for _, k := range []string{FieldURL, FieldReason, FieldClient} {
+			for _, k := range []string{FieldURL, FieldReason, FieldClient, FieldNodeID} {
 				if got[k] != want {
 					t.Errorf("field %s decoded to %q, want %q", k, got[k], want)
 				}

@@ -32,14 +32,24 @@ const (
 	// FieldOriginalDst and FieldSNI are filled by the transparent door only.
 	FieldOriginalDst = "original_dst"
 	FieldSNI         = "sni"
+	// FieldWorkload and FieldNodeID say whose line it is, so that lines
+	// from many pods can be merged.
+	FieldWorkload = "workload"
+	FieldNodeID   = "node_id"
 )
+
+// SchemaVersion is the version of the audit line's schema. Fields are only
+// ever added, at the end; a change that removes, renames, reorders or
+// retypes a field needs a new version.
+const SchemaVersion = 1
 
 // Fields lists every field name in the order AppendJSON writes them.
 var Fields = [...]string{
 	FieldTime, FieldID, FieldDoor, FieldClient, FieldMethod, FieldURL,
 	FieldRoute, FieldTarget, FieldUpstream, FieldDecision, FieldReason,
 	FieldRule, FieldStatus, FieldAttempts, FieldDurationMS, FieldBytesIn,
-	FieldBytesOut, FieldTraceID, FieldOriginalDst, FieldSNI,
+	FieldBytesOut, FieldTraceID, FieldOriginalDst, FieldSNI, FieldWorkload,
+	FieldNodeID,
 }
 
 // Entry is one audit line. Every field is always written; an empty string is
@@ -92,4 +102,10 @@ type Entry struct {
 	// SNI is the server name of a TLS ClientHello the transparent door read;
 	// empty when there was none.
 	SNI string
+	// Workload is the workload the ambassador serves: its --workload, else
+	// the active route table's metadata.name; empty when there is neither.
+	Workload string
+	// NodeID is the ambassador's xDS node id: --node-id, else $POD_NAME,
+	// else the host name.
+	NodeID string
 }

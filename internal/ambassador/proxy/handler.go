@@ -54,6 +54,8 @@ type Options struct {
 	// DialTimeout bounds each name lookup (with the route timeout, else
 	// DefaultTimeout, when shorter). 0 means 5s.
 	DialTimeout time.Duration
+	// NodeID is written in every audit line: the ambassador's xDS node id.
+	NodeID string
 }
 
 // Handler is the pipeline shared by every door.
@@ -69,6 +71,7 @@ type Handler struct {
 	timeout     time.Duration
 	idleTimeout time.Duration
 	dialTimeout time.Duration // bounds name lookups
+	nodeID      string        // audit lines' node_id
 	rp          *httputil.ReverseProxy
 	ids         idSource
 	tunnels     tunnels
@@ -110,6 +113,7 @@ func New(opts Options, s *State) *Handler {
 		timeout:     opts.DefaultTimeout,
 		idleTimeout: opts.TunnelIdleTimeout,
 		dialTimeout: opts.DialTimeout,
+		nodeID:      opts.NodeID,
 	}
 	h.ids.init()
 	h.rp = &httputil.ReverseProxy{

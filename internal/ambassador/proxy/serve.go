@@ -31,7 +31,7 @@ type plan struct {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) (answered bool) {
 	start := time.Now()
 	st := h.state.Load()
-	e := h.entry(r, d, start)
+	e := h.entry(r, d, st, start)
 	rec := &recorder{ResponseWriter: w, register: h.tunnels.add, idleTimeout: h.idleTimeout}
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -76,8 +76,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) (answer
 
 // entry starts the audit line of a request; at the transparent door it
 // carries where the app was connecting to.
-func (h *Handler) entry(r *http.Request, d *door, start time.Time) *audit.Entry {
-	e := &audit.Entry{Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method}
+func (h *Handler) entry(r *http.Request, d *door, st *State, start time.Time) *audit.Entry {
+	e := &audit.Entry{
+		Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method,
+		Workload: st.workload(), NodeID: h.nodeID,
+	}
 	if d.name == DoorTransparent {
 		if orig, ok := originalDst(r.Context()); ok {
 			e.OriginalDst = orig.String()

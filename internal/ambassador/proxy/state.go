@@ -27,6 +27,17 @@ type State struct {
 	Loaded time.Time
 	// Pending explains why there is no table yet (for denials and /readyz).
 	Pending string
+	// Workload is written in every audit line: the ambassador's
+	// --workload, else the table's metadata.name; empty when neither.
+	Workload string
+}
+
+// workload is the audit lines' workload; a nil State has none.
+func (s *State) workload() string {
+	if s == nil {
+		return ""
+	}
+	return s.Workload
 }
 
 // ready reports whether the state can serve traffic as configured.

@@ -99,9 +99,10 @@ var tlsAccessDenied = []byte{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31}
 func (h *Handler) ServeStream(ctx context.Context, s Stream) {
 	defer s.Conn.Close()
 	start := time.Now()
+	st := h.state.Load()
 	e := &audit.Entry{
 		Time: start, ID: h.ids.next(), Door: DoorTransparent, Client: s.Conn.RemoteAddr().String(),
-		Method: s.Protocol, SNI: truncate(s.SNI),
+		Method: s.Protocol, SNI: truncate(s.SNI), Workload: st.workload(), NodeID: h.nodeID,
 	}
 	host := s.Original.Addr().String()
 	if s.SNI != "" {
@@ -115,7 +116,7 @@ func (h *Handler) ServeStream(ctx context.Context, s Stream) {
 	dec := policy.Decision{Result: policy.Deny, Reason: s.Refused}
 	var err error
 	if s.Refused == "" {
-		dec, err = h.decideTunnel(ctx, h.state.Load(), host, s.Original.Port(), s.Protocol)
+		dec, err = h.decideTunnel(ctx, st, host, s.Original.Port(), s.Protocol)
 	}
 	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
 	var in, out int64

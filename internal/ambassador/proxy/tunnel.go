@@ -19,7 +19,7 @@ import (
 func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 	start := time.Now()
 	st := h.state.Load()
-	e := h.entry(r, d, start)
+	e := h.entry(r, d, st, start)
 	e.URL = truncate(r.Host)
 	rec := &recorder{ResponseWriter: w}
 	ctx, span := h.tracer.Start(r.Context(), "meshlite.tunnel")
