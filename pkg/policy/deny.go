@@ -39,6 +39,11 @@ func ParseDenyCIDRs(path string, cidrs []string) ([]DenyCIDR, []error) {
 			errs = append(errs, &FieldError{Path: at, Msg: msg})
 			continue
 		}
+		if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are unmapped before
+			// they are checked, so the range must be too.
+			pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+		}
 		if m := pfx.Masked(); m != pfx {
 			errs = append(errs, &FieldError{Path: at, Msg: "cidr " + quote(raw) + " has host bits set (write the masked form " + quote(m.String()) + ")"})
 			continue

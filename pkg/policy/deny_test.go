@@ -19,6 +19,9 @@ func TestParseDenyCIDRs(t *testing.T) {
 			{netip.MustParsePrefix("fd00::/8"), "--deny-cidrs[1]"},
 			{netip.MustParsePrefix("203.0.113.7/32"), "--deny-cidrs[2]"},
 		}},
+		{name: "IPv4-mapped form is the IPv4 range", in: []string{"::ffff:10.0.0.0/104"}, want: []DenyCIDR{
+			{netip.MustParsePrefix("10.0.0.0/8"), "--deny-cidrs[0]"},
+		}},
 		{name: "not a prefix", in: []string{"10.0.0.0/8", "ten"},
 			errs: []string{`--deny-cidrs[1]: cidr "ten" is not a prefix (write it like "10.0.0.0/8"`}},
 		{name: "bare address", in: []string{"203.0.113.7"},
