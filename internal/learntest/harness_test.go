@@ -73,6 +73,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
 }
 
+// run runs a binary to completion and returns its stdout, stderr and exit
+// error.
+func run(t *testing.T, name string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	var o, e strings.Builder
+	cmd := exec.CommandContext(ctx, bins[name], args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
 // ambassador is a running ambassador whose stdout (the audit log) is
 // collected whole.
 type ambassador struct {
