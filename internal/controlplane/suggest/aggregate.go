@@ -15,14 +15,17 @@ const maxBucketKeys = 10000
 
 // audit is everything read: counts, and per workload what was seen.
 type audit struct {
-	opts          Options
-	stats         stats
-	workloads     map[string]*workload
+	opts      Options
+	stats     stats
+	workloads map[string]*workload
+	// private are the hosts some line dialled at a private address, in any
+	// workload: names resolve alike in every pod.
+	private       map[string]bool
 	progressShown bool
 }
 
 func newAudit(opts Options) *audit {
-	return &audit{opts: opts, workloads: make(map[string]*workload)}
+	return &audit{opts: opts, workloads: make(map[string]*workload), private: make(map[string]bool)}
 }
 
 // span counts lines and the time range they cover.
@@ -92,7 +95,7 @@ type destStats struct {
 	seen      span // allow and would_deny lines
 	wouldDeny span // would_deny lines: what enforce mode would deny
 	tunnel    bool // seen as CONNECT, TLS or TCP
-	private   bool // dialled at a private address
+	private   bool // dialled at a private address (by any workload; see markPrivate)
 	// uses are the HTTP methods and path prefixes (at --path-depth) seen;
 	// nil once overflow is set.
 	uses     map[httpUse]struct{}
@@ -143,8 +146,21 @@ func (a *audit) add(w string, l auditLine, ts time.Time) string {
 			return ""
 		}
 		wl.see(d, l, ts, a.opts.PathDepth)
+		if privateUpstream(l.Upstream) {
+			a.private[d.host] = true
+		}
 	}
 	return ""
+}
+
+// markPrivate flags, in every workload, the hosts any line dialled at a
+// private address.
+func (a *audit) markPrivate() {
+	for _, wl := range a.workloads {
+		for k, ds := range wl.dests {
+			ds.private = a.private[k.host]
+		}
+	}
 }
 
 // see records an allow or would_deny line.
@@ -159,7 +175,6 @@ func (wl *workload) see(d destination, l auditLine, ts time.Time, depth int) {
 	if l.Decision == decisionWouldDeny {
 		ds.wouldDeny.add(ts)
 	}
-	ds.private = ds.private || privateUpstream(l.Upstream)
 	if d.tunnel {
 		ds.tunnel = true
 		return

@@ -26,6 +26,7 @@ func readAll(opts Options, files []string, stdin io.Reader) (*audit, error) {
 		}
 	}
 	a.endProgress()
+	a.markPrivate()
 	return a, nil
 }
 
