@@ -14,6 +14,7 @@ import (
 	"github.com/meshlite/meshlite/internal/cli"
 	"github.com/meshlite/meshlite/internal/config"
 	"github.com/meshlite/meshlite/internal/controlplane"
+	"github.com/meshlite/meshlite/internal/controlplane/suggest"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/telemetry"
 )
@@ -29,7 +30,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Use:   "controlplane",
 		Short: "meshlite control plane: serves RouteTables to ambassadors over xDS",
 	}
-	root.AddCommand(serveCmd(stderr), validateCmd(stdout), cli.VersionCmd("controlplane", telemetry.Version, stdout))
+	root.AddCommand(serveCmd(stderr), validateCmd(stdout), suggestCmd(os.Stdin, stdout, stderr),
+		cli.VersionCmd("controlplane", telemetry.Version, stdout))
 	return cli.Run(root, args, stdout, stderr)
 }
 
@@ -85,4 +87,26 @@ func validateCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func suggestCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var opts suggest.Options
+	cmd := &cobra.Command{
+		Use:   "suggest [flags] [FILE...]",
+		Short: "suggest a RouteTable per workload from audit logs (plain or gzip; - or none: stdin), or --report what enforce mode would deny",
+		RunE: func(_ *cobra.Command, files []string) error {
+			if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+				opts.Progress = stderr
+			}
+			return suggest.Run(opts, files, stdin, stdout, stderr)
+		},
+	}
+	suggest.AddFlags(cmd.Flags(), &opts)
+	return cmd
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
