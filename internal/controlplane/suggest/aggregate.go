@@ -125,6 +125,11 @@ func (a *audit) add(w string, l auditLine, ts time.Time) string {
 	}
 	if l.Route != "" {
 		wl.lines.add(ts)
+		if l.Decision == decisionDeny { // the guard denied the route's target
+			a.stats.used++
+			addBucket(wl.denied, "route "+clip(l.Route), "", ts)
+			return ""
+		}
 		wl.routed++
 		a.stats.routed++
 		return ""

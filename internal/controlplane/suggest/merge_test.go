@@ -132,6 +132,7 @@ func TestReport(t *testing.T) {
 		rec{url: "http://localhost:9901/config_dump", decision: decisionDeny},
 		rec{url: "http://blocked.example/", decision: decisionDeny, reason: "no egress rule allows"},
 		rec{url: "http://localhost/api", route: "rng", decision: decisionAllow},
+		rec{url: "http://localhost/meta", route: "meta", decision: decisionDeny},
 	)
 	var stdout, stderr bytes.Buffer
 	if err := Run(Options{Report: true}, nil, strings.NewReader(input), &stdout, &stderr); err != nil {
@@ -139,7 +140,7 @@ func TestReport(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"workload web: 8 audit lines, 2026-11-25T10:00:00Z to 2026-11-25T12:00:00Z\n",
+		"workload web: 9 audit lines, 2026-11-25T10:00:00Z to 2026-11-25T12:00:00Z\n",
 		"  would be denied in enforce mode: 2 destinations, 3 requests\n",
 		"    api.github.com:443  2         2026-11-25T10:00:00Z  2026-11-25T11:00:00Z  tunnel or TLS/TCP stream\n",
 		"    203.0.113.7:5432    1 ",
@@ -147,7 +148,8 @@ func TestReport(t *testing.T) {
 		"    169.254.169.254:80  1 ",
 		"cloud metadata endpoint\n",
 		"    localhost:9901      1 ",
-		"  denied when logged (not suggested): 1 destination, 1 request\n",
+		"  denied when logged (not suggested): 2 destinations, 2 requests\n",
+		"    route meta  ",
 		"  allowed by routes (no rule needed): 1 request\n",
 	} {
 		if !strings.Contains(out, want) {
