@@ -155,8 +155,8 @@ func freshTable(wl *workload, dests map[destKey]*destStats, opts Options) (table
 func header(wl *workload) string {
 	lines := []string{fmt.Sprintf("Suggested by controlplane suggest for workload %s: no audit lines seen.", wl.name)}
 	if wl.lines.count > 0 {
-		lines[0] = fmt.Sprintf("Suggested by controlplane suggest for workload %s from %d audit lines, %s to %s.",
-			wl.name, wl.lines.count, stamp(wl.lines.first), stamp(wl.lines.last))
+		lines[0] = fmt.Sprintf("Suggested by controlplane suggest for workload %s from %s, %s to %s.",
+			wl.name, plural(wl.lines.count, "audit line"), stamp(wl.lines.first), stamp(wl.lines.last))
 	}
 	lines = append(lines, "Review every rule before enforcing. Each rule's comment says what justified it.")
 	if wl.routed > 0 {

@@ -16,7 +16,7 @@ func writeReport(w io.Writer, a *audit) {
 		}
 		wl := a.workloads[name]
 		would := wouldDeny(wl)
-		fmt.Fprintf(w, "workload %s: %d audit lines", name, wl.lines.count)
+		fmt.Fprintf(w, "workload %s: %s", name, plural(wl.lines.count, "audit line"))
 		if wl.lines.count > 0 {
 			fmt.Fprintf(w, ", %s to %s", stamp(wl.lines.first), stamp(wl.lines.last))
 		}
