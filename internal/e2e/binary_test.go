@@ -5,30 +5,17 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // buildBinaries builds the ambassador and controlplane commands into a
 // temporary directory and returns their paths by name.
 func buildBinaries(t *testing.T) map[string]string {
 	t.Helper()
-	dir := t.TempDir()
-	bins := map[string]string{}
-	for _, name := range []string{"ambassador", "controlplane"} {
-		out := filepath.Join(dir, name)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/meshlite/meshlite/cmd/"+name)
-		msg, err := cmd.CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, msg)
-		}
-		bins[name] = out
-	}
-	return bins
+	return testnet.BuildCommandsT(t, nil, "ambassador", "controlplane")
 }
 
 // TestBinaryRejectsBadInvocationWithAMessage runs the built commands with

@@ -2,7 +2,6 @@ package faulttest
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/meshlite/meshlite/internal/testnet"
 )
 
@@ -30,47 +27,12 @@ const waitLimit = 20 * time.Second
 // bins holds the paths of the built binaries, by command name.
 var bins = map[string]string{}
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faulttest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		for _, name := range []string{"ambassador", "controlplane"} {
-			out := filepath.Join(dir, name)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/meshlite/meshlite/cmd/"+name).CombinedOutput()
-			cancel()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", name, err, msg)
-				return 1
-			}
-			bins[name] = out
-		}
-		code := m.Run()
-		if code == 0 {
-			// every process, server and reader a test starts must be stopped by it
-			if err := goleak.Find(); err != nil {
-				fmt.Fprintln(os.Stderr, "goleak:", err)
-				return 1
-			}
-		}
-		return code
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testnet.MainWithCommands(m, bins, "ambassador", "controlplane")) }
 
 // eventually polls cond until it holds or waitLimit passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
+	testnet.Eventually(t, waitLimit, what, cond)
 }
 
 // line is the part of an audit line the tests read.

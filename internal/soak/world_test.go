@@ -31,12 +31,7 @@ const waitLimit = 30 * time.Second
 // eventually polls cond until it holds or waitLimit passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
+	testnet.Eventually(t, waitLimit, what, cond)
 }
 
 // world is everything the soak runs against: a real upstream HTTP server,
