@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 
@@ -46,6 +47,36 @@ func loadMergeBase(path string) (*mergeBase, error) {
 		return nil, fmt.Errorf("--merge %s: cannot read it back as one YAML document (%v)", path, err)
 	}
 	return &mergeBase{path: path, name: rt.Metadata.Name, table: rt, doc: &doc}, nil
+}
+
+// dropDenyRanges moves the literal IPs inside the base table's
+// spec.denyCidrs to the will-stay-denied list: no rule can allow them.
+func (b *mergeBase) dropDenyRanges(wl *workload, dests map[destKey]*destStats) map[destKey]*destStats {
+	var ranges []netip.Prefix
+	for _, c := range b.table.Spec.DenyCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			ranges = append(ranges, p)
+		}
+	}
+	if len(ranges) == 0 {
+		return dests
+	}
+	kept := make(map[destKey]*destStats, len(dests))
+	for k, ds := range dests {
+		ip := ds.ip.Unmap()
+		if !ds.ip.IsValid() || !slices.ContainsFunc(ranges, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			kept[k] = ds
+			continue
+		}
+		key := hostPort(k.host, k.port)
+		bk := wl.stay[key]
+		if bk == nil {
+			bk = &bucket{why: "inside a deny range (spec.denyCidrs of " + b.path + ")"}
+			wl.stay[key] = bk
+		}
+		bk.merge(ds.seen)
+	}
+	return kept
 }
 
 // merge adds to the base table the rules for what it does not allow yet,

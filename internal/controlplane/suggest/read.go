@@ -61,6 +61,9 @@ func (a *audit) readFile(name string, stdin io.Reader) error {
 	return a.readLines(label, bufio.NewReaderSize(zr, a.opts.MaxLineBytes))
 }
 
+// utf8BOM starts files some editors and tools save.
+var utf8BOM = []byte("\uFEFF")
+
 // readLines reads br line by line; a line longer than the reader's buffer
 // is skipped and counted.
 func (a *audit) readLines(label string, br *bufio.Reader) error {
@@ -75,7 +78,9 @@ func (a *audit) readLines(label string, br *bufio.Reader) error {
 				_, err = br.ReadSlice('\n')
 			}
 		} else if len(line) > 0 {
-			n++
+			if n++; n == 1 {
+				line = bytes.TrimPrefix(line, utf8BOM)
+			}
 			if err := a.line(label, n, line); err != nil {
 				return err
 			}

@@ -41,6 +41,9 @@ func buildTables(a *audit, opts Options, base *mergeBase, stderr io.Writer) ([]t
 			wl = &workload{name: name}
 		}
 		dests := keepFrequent(wl, opts.MinCount, stderr)
+		if base != nil && base.name == name {
+			dests = base.dropDenyRanges(wl, dests)
+		}
 		writeBucket(stderr, wl.name, "will stay denied (the address guard denies these in every mode; never suggested)", wl.stay)
 		writeBucket(stderr, wl.name, "denied when logged (not suggested)", wl.denied)
 		var t table
@@ -52,6 +55,10 @@ func buildTables(a *audit, opts Options, base *mergeBase, stderr io.Writer) ([]t
 		}
 		if err != nil {
 			return nil, fmt.Errorf("workload %q: %w", name, err)
+		}
+		if len(t.yaml) > routes.MaxDocumentSize {
+			return nil, fmt.Errorf("workload %q: the suggested table is %d bytes (%d rules), over the %d bytes a RouteTable may have: "+
+				"drop rarely seen destinations with --min-count N, or pick a shorter time with --since/--until", name, len(t.yaml), t.rules, routes.MaxDocumentSize)
 		}
 		if _, err := routes.Parse(t.yaml); err != nil {
 			return nil, fmt.Errorf("internal error: the table suggested for workload %q does not validate (please report this):\n%w", name, err)
