@@ -8,8 +8,6 @@ package learntest
 // TestUpstreamHelperProcess selected.
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -18,9 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,8 +37,6 @@ const (
 	hostAddrs = 6
 )
 
-var benchmarkingRange = netip.MustParsePrefix("198.18.0.0/15")
-
 // helperConfig is what the helper is told through helperEnv.
 type helperConfig struct {
 	CertPEM, KeyPEM []byte // the HTTPS server's certificate and key
@@ -50,139 +44,34 @@ type helperConfig struct {
 
 // netns is the namespace with the upstream servers.
 type netns struct {
-	t      *testing.T
-	name   string
-	hostIf string
-	nsIf   string
-	prefix netip.Prefix
-	gw     netip.Addr   // this namespace's end
-	addrs  []netip.Addr // the far end's addresses, all served
-	helper *exec.Cmd
-	stdin  io.Closer
-	stderr *testnet.Buffer
-	vethUp bool
+	t *testing.T
+	*testnet.Veth
+	addrs []netip.Addr // the far end's addresses, all served
 }
 
-// newNetns creates the namespace and the veth pair, numbers the far end
-// with hostAddrs addresses and starts the helper; everything is removed in
-// t.Cleanup, also on failure.
+// newNetns creates the namespace and the veth pair (a /28 of the
+// benchmarking range picked from the pid, so that concurrent test
+// processes do not share addresses), numbers the far end with hostAddrs
+// addresses and starts the helper; everything is removed in t.Cleanup,
+// also on failure.
 func newNetns(t *testing.T, cfg helperConfig) *netns {
 	t.Helper()
 	testnet.RequireNetns(t, "ip")
 	pid := os.Getpid()
-	n := &netns{
-		t:      t,
-		name:   fmt.Sprintf("meshlite-learn-%d", pid),
-		hostIf: fmt.Sprintf("mllh%d", pid), // at most 15 bytes: pid ≤ 7 digits
-		nsIf:   fmt.Sprintf("mlln%d", pid),
-		prefix: netnsPrefix(pid),
-		stderr: &testnet.Buffer{},
-	}
-	n.gw = n.prefix.Addr().Next()
-	for a := n.gw.Next(); len(n.addrs) < hostAddrs; a = a.Next() {
-		n.addrs = append(n.addrs, a)
-	}
-	if err := runIP("netns", "add", n.name); err != nil {
-		t.Fatalf("netns: %v", err)
-	}
-	t.Cleanup(n.teardown)
-	n.link()
-	n.startHelper(cfg)
-	return n
-}
-
-// netnsPrefix picks a /28 of the benchmarking range from the pid, so that
-// concurrent test processes do not share addresses.
-func netnsPrefix(pid int) netip.Prefix {
-	blocks := uint32(1) << (32 - benchmarkingRange.Bits() - 4)
-	slot := uint32(pid) % blocks
-	b := benchmarkingRange.Addr().As4()
-	base := (uint32(b[0])<<24 | uint32(b[1])<<16) + slot*16
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(base >> 24), byte(base >> 16), byte(base >> 8), byte(base)}), 28)
-}
-
-func (n *netns) link() {
-	n.t.Helper()
-	bits := strconv.Itoa(n.prefix.Bits())
-	steps := [][]string{
-		{"link", "add", n.hostIf, "type", "veth", "peer", "name", n.nsIf, "netns", n.name},
-		{"addr", "add", n.gw.String() + "/" + bits, "dev", n.hostIf},
-		{"link", "set", n.hostIf, "up"},
-	}
-	for _, a := range n.addrs {
-		steps = append(steps, []string{"-n", n.name, "addr", "add", a.String() + "/" + bits, "dev", n.nsIf})
-	}
-	steps = append(steps, []string{"-n", n.name, "link", "set", n.nsIf, "up"},
-		[]string{"-n", n.name, "link", "set", "lo", "up"})
-	for i, args := range steps {
-		if err := runIP(args...); err != nil {
-			n.t.Fatalf("netns: %v", err)
-		}
-		if i == 0 {
-			n.vethUp = true
-		}
-	}
-}
-
-// startHelper runs the upstream helper inside the namespace and waits
-// until it answers from this namespace.
-func (n *netns) startHelper(cfg helperConfig) {
-	n.t.Helper()
+	v := testnet.NewVeth(t, fmt.Sprintf("meshlite-learn-%d", pid),
+		fmt.Sprintf("mllh%d", pid), fmt.Sprintf("mlln%d", pid), // at most 15 bytes: pid ≤ 7 digits
+		testnet.BenchmarkingPrefix(uint32(pid), 28), hostAddrs)
+	n := &netns{t: t, Veth: v, addrs: v.Addrs}
 	b, err := json.Marshal(cfg)
 	if err != nil {
-		n.t.Fatal(err)
+		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", n.name, os.Args[0], "-test.run=^TestUpstreamHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+string(b))
-	cmd.Stderr = n.stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		n.t.Fatalf("netns: starting the helper: %v", err)
-	}
-	n.helper, n.stdin = cmd, stdin
-	eventually(n.t, "the upstream helper to answer", func() bool {
+	testnet.StartHelper(t, v.NS, "TestUpstreamHelperProcess", []string{helperEnv + "=" + string(b)}, nil)
+	eventually(t, "the upstream helper to answer", func() bool {
 		_, err := n.fetchReport()
 		return err == nil
 	})
-}
-
-// teardown stops the helper, then deletes the veth pair and the namespace.
-func (n *netns) teardown() {
-	if n.helper != nil {
-		n.stdin.Close() // the helper exits when its stdin ends
-		done := make(chan struct{})
-		go func() { n.helper.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			n.helper.Process.Kill()
-			<-done
-		}
-		if n.t.Failed() {
-			n.t.Logf("upstream helper stderr:\n%s", n.stderr.String())
-		}
-	}
-	if n.vethUp {
-		if err := runIP("link", "del", n.hostIf); err != nil {
-			n.t.Errorf("netns cleanup: %v", err)
-		}
-	}
-	if err := runIP("netns", "del", n.name); err != nil {
-		n.t.Errorf("netns cleanup: %v", err)
-	}
-}
-
-func runIP(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
+	return n
 }
 
 // seen is one request an upstream server received.

@@ -13,7 +13,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,49 +44,29 @@ const (
 	netnsWait           = 10 * time.Second
 )
 
-// benchmarkingRange is 198.18.0.0/15: ClassifyAddr calls it public, and
-// nothing routes to it, so a test host there is reachable only through the
-// veth the test creates.
-var benchmarkingRange = netip.MustParsePrefix("198.18.0.0/15")
-
 var netnsSeq atomic.Int64
 
 // netnsHost is an upstream host in its own network namespace.
 type netnsHost struct {
 	t      *testing.T
 	ns     string     // namespace name
-	hostIf string     // veth end in this namespace
-	nsIf   string     // veth end inside ns
 	addr   netip.Addr // the upstream's address (inside ns)
-	gw     netip.Addr // this namespace's end
-	prefix netip.Prefix
-	helper *exec.Cmd
-	stdin  io.Closer
-	stderr *testnet.Buffer
-	vethUp bool
+	gw     netip.Addr // this namespace's end of the link
+	helper *testnet.Helper
 }
 
-// newNetnsHost creates the namespace, the veth pair and the helper process
+// newNetnsHost creates the namespace, the veth pair (a /30 of the
+// benchmarking range picked from the pid and a sequence number, so that
+// concurrent test processes do not share addresses) and the helper process
 // serving in it; everything is removed in t.Cleanup, also on failure.
 func newNetnsHost(t *testing.T) *netnsHost {
 	t.Helper()
 	requireNetns(t)
 	pid, n := os.Getpid(), netnsSeq.Add(1)
-	h := &netnsHost{
-		t:      t,
-		ns:     fmt.Sprintf("meshlite-test-%d-%d", pid, n),
-		hostIf: fmt.Sprintf("mlh%d-%d", pid, n), // at most 15 bytes: pid ≤ 7 digits
-		nsIf:   fmt.Sprintf("mln%d-%d", pid, n),
-		prefix: netnsPrefix(pid, n),
-		stderr: &testnet.Buffer{},
-	}
-	h.gw = h.prefix.Addr().Next()
-	h.addr = h.gw.Next()
-	if err := runIP("netns", "add", h.ns); err != nil {
-		t.Fatalf("netns: %v", err)
-	}
-	t.Cleanup(h.teardown)
-	h.link()
+	v := testnet.NewVeth(t, fmt.Sprintf("meshlite-test-%d-%d", pid, n),
+		fmt.Sprintf("mlh%d-%d", pid, n), fmt.Sprintf("mln%d-%d", pid, n), // at most 15 bytes: pid ≤ 7 digits
+		testnet.BenchmarkingPrefix(uint32(pid)*8+uint32(n), 30), 1)
+	h := &netnsHost{t: t, ns: v.NS, addr: v.Addrs[0], gw: v.Gateway}
 	h.startHelper()
 	return h
 }
@@ -100,55 +78,12 @@ func requireNetns(t *testing.T) {
 	testnet.RequireNetns(t, "ip")
 }
 
-// netnsPrefix picks a /30 of the benchmarking range from the pid and the
-// sequence number, so concurrent test processes do not share addresses.
-func netnsPrefix(pid int, n int64) netip.Prefix {
-	blocks := uint32(1) << (32 - benchmarkingRange.Bits() - 2)
-	slot := (uint32(pid)*8 + uint32(n)) % blocks
-	b := benchmarkingRange.Addr().As4()
-	base := (uint32(b[0])<<24 | uint32(b[1])<<16) + slot*4
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(base >> 24), byte(base >> 16), byte(base >> 8), byte(base)}), 30)
-}
-
-// link creates the veth pair, moves one end into the namespace, numbers
-// both ends and brings them (and the namespace's loopback) up.
-func (h *netnsHost) link() {
-	h.t.Helper()
-	bits := strconv.Itoa(h.prefix.Bits())
-	steps := [][]string{
-		{"link", "add", h.hostIf, "type", "veth", "peer", "name", h.nsIf, "netns", h.ns},
-		{"addr", "add", h.gw.String() + "/" + bits, "dev", h.hostIf},
-		{"link", "set", h.hostIf, "up"},
-		{"-n", h.ns, "addr", "add", h.addr.String() + "/" + bits, "dev", h.nsIf},
-		{"-n", h.ns, "link", "set", h.nsIf, "up"},
-		{"-n", h.ns, "link", "set", "lo", "up"},
-	}
-	for i, args := range steps {
-		if err := runIP(args...); err != nil {
-			h.t.Fatalf("netns: %v", err)
-		}
-		if i == 0 {
-			h.vethUp = true
-		}
-	}
-}
-
 // startHelper runs this test binary inside the namespace as the upstream
 // and waits until it listens and answers from this namespace.
 func (h *netnsHost) startHelper() {
 	h.t.Helper()
 	ready := &readyWriter{ready: make(chan struct{})}
-	cmd := exec.Command("ip", "netns", "exec", h.ns, os.Args[0], "-test.run=^TestNetnsHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsHelperEnv+"="+h.addr.String())
-	cmd.Stdout, cmd.Stderr = ready, h.stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		h.t.Fatalf("netns: starting the helper: %v", err)
-	}
-	h.helper, h.stdin = cmd, stdin
+	h.helper = testnet.StartHelper(h.t, h.ns, "TestNetnsHelperProcess", []string{netnsHelperEnv + "=" + h.addr.String()}, ready)
 	select {
 	case <-ready.ready:
 	case <-time.After(netnsWait):
@@ -168,40 +103,7 @@ func (h *netnsHost) startHelper() {
 }
 
 func (h *netnsHost) helperErr() string {
-	return strings.TrimSpace(h.stderr.String())
-}
-
-// teardown stops the helper, then deletes the veth pair and the namespace.
-func (h *netnsHost) teardown() {
-	if h.helper != nil {
-		h.stdin.Close() // the helper exits when its stdin ends
-		done := make(chan struct{})
-		go func() { h.helper.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			h.helper.Process.Kill()
-			<-done
-		}
-	}
-	if h.vethUp {
-		if err := runIP("link", "del", h.hostIf); err != nil {
-			h.t.Errorf("netns cleanup: %v", err)
-		}
-	}
-	if err := runIP("netns", "del", h.ns); err != nil {
-		h.t.Errorf("netns cleanup: %v", err)
-	}
-}
-
-func runIP(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), netnsWait)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
+	return strings.TrimSpace(h.helper.Stderr.String())
 }
 
 // readyWriter is the helper's stdout: it closes ready at the first "ready"
