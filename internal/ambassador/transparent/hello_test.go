@@ -114,3 +114,42 @@ func splitBytes(head, tail []byte) [][]byte {
 	}
 	return append(out, tail)
 }
+
+// FuzzFirstBytes feeds arbitrary first bytes to the sniffer and the
+// ClientHello parser, as a hostile app could: neither may panic or hang,
+// and every byte they take from the connection is kept, in order, for the
+// upstream.
+func FuzzFirstBytes(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("\x16\x03\x01\x00\x04abcd"))
+	f.Add([]byte("\x16\x03\x01\xff\xff"))
+	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		classify(append([]byte{0}, in...), testMaxLine) // any first byte
+		if len(in) > 0 {
+			classify(in, testMaxLine)
+		}
+		client, server := net.Pipe()
+		defer server.Close()
+		go func() {
+			client.Write(in)
+			client.Close()
+		}()
+		deadline := time.Now().Add(2 * time.Second)
+		k, prefix, err := sniff(server, deadline, testMaxLine)
+		if err != nil {
+			t.Fatalf("sniff: %v", err)
+		}
+		if !bytes.HasPrefix(in, prefix) {
+			t.Fatalf("sniffed %q, not a prefix of what was sent", prefix)
+		}
+		if k != kindTLS {
+			return
+		}
+		_, read, _ := readClientHello(server, prefix, deadline)
+		if !bytes.HasPrefix(in, read) || len(read) < len(prefix) {
+			t.Fatalf("recorded %d bytes that are not what was sent (prefix %d)", len(read), len(prefix))
+		}
+	})
+}
