@@ -24,7 +24,7 @@ type Ambassador struct {
 	Listen string `mapstructure:"listen"`
 	// Admin serves /healthz, /readyz, /metrics, /version, /config_dump, /explain.
 	Admin string `mapstructure:"admin"`
-	// AdminOpen lets non-loopback clients read /config_dump and /explain.
+	// AdminOpen lets non-loopback clients read /config_dump, /explain and /debug/pprof/.
 	AdminOpen bool `mapstructure:"admin-open"`
 	// Routes is a RouteTable file: the static table (or the bootstrap table
 	// with XDS set).
@@ -107,7 +107,7 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "process settings file (YAML); flags and MESHLITE_* variables override it")
 	fs.String("listen", "127.0.0.1:1080", "forward-proxy door address (absolute-form HTTP and CONNECT)")
 	fs.String("admin", ":9901", "admin address (/healthz /readyz /metrics /version /config_dump /explain)")
-	fs.Bool("admin-open", false, "let non-loopback clients read /config_dump and /explain")
+	fs.Bool("admin-open", false, "let non-loopback clients read /config_dump, /explain and /debug/pprof/")
 	fs.String("routes", "", "RouteTable file: the static table, or the bootstrap table with --xds")
 	fs.String("log-level", "info", "operational log level: debug, info, warn or error")
 	fs.String("xds", "", "control plane address HOST:PORT; empty serves the static table only")
@@ -128,7 +128,7 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.String("audit-overflow", "block", "when the audit sink cannot keep up: block (never lose a line) or drop (count it)")
 	fs.StringSlice("deny-cidrs", nil, "comma-separated CIDRs no rule, route or mode can allow (added to each table's "+
 		"spec.denyCidrs), e.g. 10.0.0.0/8,fd00::/8")
-	fs.String("transparent", "", "transparent door address for connections `ambassador init` captures, "+
+	fs.String("transparent", "", "transparent door address for the connections ambassador init captures, "+
 		"e.g. 127.0.0.1:15001 (also listens on [::1] at that port); empty = off")
 	fs.Duration("detect-timeout", time.Second, "transparent door: how long to wait for a connection's first bytes "+
 		"before deciding on its original address")

@@ -20,7 +20,7 @@ type ControlPlane struct {
 	XDS string `mapstructure:"xds"`
 	// Admin serves /healthz, /readyz, /metrics and /status.
 	Admin string `mapstructure:"admin"`
-	// AdminOpen lets non-loopback clients read /status.
+	// AdminOpen lets non-loopback clients read /status and /debug/pprof/.
 	AdminOpen bool   `mapstructure:"admin-open"`
 	LogLevel  string `mapstructure:"log-level"`
 
@@ -48,7 +48,7 @@ func ControlPlaneFlags(fs *pflag.FlagSet) {
 	fs.String("routes", "/etc/meshlite/routes", "directory of RouteTable files (*.yaml, *.yml), watched for changes")
 	fs.String("xds", ":18000", "ADS (gRPC) listen address")
 	fs.String("admin", ":9902", "admin address (/healthz /readyz /metrics /status)")
-	fs.Bool("admin-open", false, "let non-loopback clients read /status (it names files, pods and their addresses)")
+	fs.Bool("admin-open", false, "let non-loopback clients read /status (it names files, pods and their addresses) and /debug/pprof/")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Int("max-connections", 10000, "open xDS connections allowed (more wait in the accept queue)")
 	fs.Int("max-streams", 16, "concurrent streams per xDS connection")
