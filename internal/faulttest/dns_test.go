@@ -19,15 +19,7 @@ import (
 // other name NXDOMAIN.
 func dnsServer(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
+	pc, ln := testnet.ListenUDPAndTCP(t)
 	stop := make(chan struct{})
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)

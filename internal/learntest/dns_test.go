@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // nameServer is a name server on loopback (UDP and TCP on one port) that
@@ -17,15 +19,7 @@ import (
 // It returns a resolv.conf naming it, for the ambassador's --resolv-conf.
 func nameServer(t *testing.T, zone map[string]netip.Addr) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
+	pc, ln := testnet.ListenUDPAndTCP(t)
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(q)

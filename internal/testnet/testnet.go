@@ -97,3 +97,28 @@ func RequireNetns(t testing.TB, commands ...string) {
 	}
 	t.Skipf("netns: skipped, %s", missing)
 }
+
+// ListenUDPAndTCP listens on one free loopback port with both UDP and TCP,
+// as a name server does. The UDP port the system picks may already be
+// taken for TCP by another process: then it tries another, a bounded
+// number of times. Both are closed when the test ends, if not before.
+func ListenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var last error
+	for range 50 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			last = err
+			continue
+		}
+		t.Cleanup(func() { pc.Close(); ln.Close() })
+		return pc, ln
+	}
+	t.Fatalf("no loopback port free for both UDP and TCP after 50 tries: %v", last)
+	return nil, nil
+}

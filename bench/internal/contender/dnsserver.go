@@ -30,13 +30,22 @@ const nameTTL = 30
 
 // startDNSServer serves name → ip on host (port chosen by the system).
 func startDNSServer(host, name string, ip netip.Addr) (*dnsServer, error) {
-	pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	// the UDP port the system picks may be taken for TCP: try another
+	for range 50 {
+		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
+			return nil, err
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
+	}
+	if err != nil {
 		return nil, err
 	}
 	s := &dnsServer{addr: pc.LocalAddr().String(), name: dns.Fqdn(strings.ToLower(name)), ip: ip}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // zone is what the test server answers for one name.
@@ -46,14 +48,7 @@ func startDNS(t *testing.T, zones map[string]zone) *dnsServer {
 	for n, z := range zones {
 		s.zones[dns.Fqdn(strings.ToLower(n))] = z
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := testnet.ListenUDPAndTCP(t)
 	s.addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(s.serve)
 	udp := &dns.Server{PacketConn: pc, Handler: h}
