@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -213,21 +212,7 @@ func (a *amb) metric(name string) float64 {
 	if code != http.StatusOK {
 		return -1
 	}
-	var sum float64
-	for l := range strings.SplitSeq(body, "\n") {
-		rest, ok := strings.CutPrefix(l, name)
-		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
-		if len(f) == 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return testnet.MetricSum(body, name)
 }
 
 // tally is the ambassador's own count of what it answered, read from

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,21 +113,7 @@ func (a *ambassador) metric(name string) float64 {
 	if code != http.StatusOK {
 		return -1
 	}
-	var sum float64
-	for l := range strings.SplitSeq(body, "\n") {
-		rest, ok := strings.CutPrefix(l, name)
-		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
-		if len(f) == 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return testnet.MetricSum(body, name)
 }
 
 // stop sends SIGTERM, waits for the exit and returns the whole audit log.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -121,4 +122,24 @@ func ListenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
 	}
 	t.Fatalf("no loopback port free for both UDP and TCP after 50 tries: %v", last)
 	return nil, nil
+}
+
+// MetricSum sums every series of the named metric (all label sets) in a
+// Prometheus text exposition; 0 when there is none.
+func MetricSum(exposition, name string) float64 {
+	var sum float64
+	for l := range strings.SplitSeq(exposition, "\n") {
+		rest, ok := strings.CutPrefix(l, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }
