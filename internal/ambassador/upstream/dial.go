@@ -51,7 +51,7 @@ func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn
 		c.markFailed(ep)
 		return nil, &DialError{Addr: ep.String(), Err: err}
 	}
-	conn := tls.Client(raw, t.tlsConfig(c.target.Host))
+	conn := tls.Client(raw, t.tlsConfig(c.target.Host, "h2", "http/1.1"))
 	hctx, cancel := context.WithTimeout(ctx, t.opts.TLSHandshakeTimeout)
 	defer cancel()
 	if err := conn.HandshakeContext(hctx); err != nil {
@@ -87,15 +87,9 @@ func parseTLSPoolAddr(addr string) (name string, ep netip.AddrPort, ok bool) {
 	return host[:i], ep, err == nil
 }
 
-// tlsConfig is the client configuration for one connection to host: the
-// configured roots (system roots when none), SNI and verification for host.
-func (t *Transport) tlsConfig(host string) *tls.Config {
-	cfg := t.tlsBase.Clone()
-	cfg.ServerName = host
-	if len(cfg.NextProtos) == 0 {
-		cfg.NextProtos = []string{"h2", "http/1.1"}
-	}
-	return cfg
+// newDialer is the TCP dialer of both engines: DialTimeout per connect.
+func newDialer(opts Options) *net.Dialer {
+	return &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
 }
 
 // DialTunnel opens a TCP connection for a CONNECT tunnel to target: it

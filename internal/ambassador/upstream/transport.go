@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/meshlite/meshlite/internal/backoff"
 )
 
 // Options tune a Transport. Zero values mean the documented defaults.
@@ -53,34 +51,18 @@ const (
 // Transport is the retrying upstream http.RoundTripper. It is safe for
 // concurrent use; create one per process and reuse it.
 type Transport struct {
-	opts    Options
-	pool    *http.Transport
-	dialer  *net.Dialer
-	tlsBase *tls.Config
-	budget  *budget
-	metrics *metrics
-	log     *slog.Logger
-	// backoff returns the wait before retry number retry (from 0).
-	backoff func(retry int) time.Duration
+	core
+	pool   *http.Transport
+	dialer *net.Dialer
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
 // New builds a Transport; see Options for the defaults.
 func New(opts Options) *Transport {
-	opts = withDefaults(opts)
-	t := &Transport{
-		opts:    opts,
-		dialer:  &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
-		tlsBase: &tls.Config{MinVersion: tls.VersionTLS12},
-		budget:  newBudget(max(opts.BudgetRatio, 0), max(opts.BudgetPerSecond, 0)),
-		metrics: newMetrics(opts.Registerer),
-		log:     opts.Logger,
-		backoff: func(retry int) time.Duration { return backoff.Exponential(backoffBase, backoffMax, retry) },
-	}
-	if opts.TLSConfig != nil {
-		t.tlsBase = opts.TLSConfig.Clone()
-	}
+	t := &Transport{core: newCore(opts)}
+	opts = t.opts
+	t.dialer = newDialer(opts)
 	t.pool = &http.Transport{
 		Proxy:                  nil, // never an environment proxy
 		DialContext:            t.dialHTTP,

@@ -67,7 +67,7 @@ func (rt *roundTrip) try(n int) tryResult {
 		res.Body.Close() // the try timed out as its headers arrived
 		res, err = nil, context.Cause(ctx)
 	}
-	rt.record(n, ep)
+	rt.record(n, epString(ep))
 	return tryResult{res: res, err: err, kind: rt.classify(ctx, err), cancel: cancel}
 }
 
@@ -97,12 +97,12 @@ func (rt *roundTrip) request(ctx context.Context) (*http.Request, netip.AddrPort
 	return out, ep, nil
 }
 
-// record fills Target.Attempts and Target.Upstream after try n, sent to ep.
-func (rt *roundTrip) record(n int, ep netip.AddrPort) {
-	rt.target.Attempts = n + 1
-	if ep.IsValid() {
-		rt.target.Upstream = ep.String()
+// epString is ep as "ip:port", or "" when ep is not valid.
+func epString(ep netip.AddrPort) string {
+	if !ep.IsValid() {
+		return ""
 	}
+	return ep.String()
 }
 
 // classify names the outcome of a try whose context is ctx.
