@@ -410,7 +410,7 @@ func TestSecurityContexts(t *testing.T) {
 		ps := p.spec()
 		for _, c := range ps.AllContainers() {
 			t.Run(p.obj.Name+"/"+c.Name, func(t *testing.T) {
-				for _, problem := range securityProblems(ps.SecurityContext, c) {
+				for _, problem := range SecurityProblems(ps.SecurityContext, c) {
 					t.Errorf("%s container %s: %s", p.obj, c.Name, problem)
 				}
 			})
@@ -430,7 +430,7 @@ func checkPodSecurityLevels(t *testing.T, tree *Tree) {
 	t.Helper()
 	capture := map[string]bool{}
 	for _, p := range pods(t, tree) {
-		if slices.ContainsFunc(p.spec().InitContainers, isCapture) {
+		if slices.ContainsFunc(p.spec().InitContainers, IsCapture) {
 			capture[p.obj.Namespace] = true
 		}
 	}
@@ -449,57 +449,4 @@ func checkPodSecurityLevels(t *testing.T, tree *Tree) {
 				o, label, label, label, l)
 		}
 	}
-}
-
-func securityProblems(pod PodSecurityContext, c Container) []string {
-	var out []string
-	sc := c.SecurityContext
-	if sc == nil {
-		return []string{"no securityContext"}
-	}
-	if isCapture(c) {
-		out = captureSecurityProblems(pod, c)
-	} else {
-		out = nonRootProblems(pod, c)
-	}
-	if !isTrue(sc.ReadOnlyRootFilesystem) {
-		out = append(out, "readOnlyRootFilesystem must be true")
-	}
-	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-		out = append(out, "allowPrivilegeEscalation must be false")
-	}
-	if isTrue(sc.Privileged) {
-		out = append(out, "privileged must not be set")
-	}
-	seccomp := sc.SeccompProfile
-	if seccomp == nil {
-		seccomp = pod.SeccompProfile
-	}
-	if seccomp == nil || seccomp.Type != "RuntimeDefault" {
-		out = append(out, "seccompProfile.type must be RuntimeDefault (container or pod)")
-	}
-	if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" {
-		out = append(out, "resources.requests needs cpu and memory")
-	}
-	if c.Resources.Limits["memory"] == "" {
-		out = append(out, "resources.limits needs memory")
-	}
-	return out
-}
-
-func isTrue(b *bool) bool { return b != nil && *b }
-
-// nonRootProblems: what every container but the capture must meet.
-func nonRootProblems(pod PodSecurityContext, c Container) []string {
-	var out []string
-	sc := c.SecurityContext
-	if !isTrue(sc.RunAsNonRoot) && !isTrue(pod.RunAsNonRoot) {
-		out = append(out, "runAsNonRoot must be true (container or pod)")
-	}
-	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
-		out = append(out, "capabilities.drop must be [ALL]")
-	} else if len(sc.Capabilities.Add) > 0 {
-		out = append(out, "capabilities.add must be empty (a non-root process never gets them; see the sysctl note)")
-	}
-	return out
 }

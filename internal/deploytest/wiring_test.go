@@ -139,35 +139,23 @@ func checkProbes(t *testing.T, m meshliteContainer, admin int) {
 // checkProbe: probe is an HTTP GET of path on the --admin port.
 func checkProbe(t *testing.T, m meshliteContainer, name string, probe *Probe, path string, admin int) {
 	t.Helper()
-	if probe == nil || probe.HTTPGet == nil {
-		t.Errorf("%s %s: no HTTP %s", m.pod.obj, m.c.Name, name)
-		return
-	}
-	if probe.HTTPGet.Path != path {
-		t.Errorf("%s %s: %s path %q, want %q", m.pod.obj, m.c.Name, name, probe.HTTPGet.Path, path)
-	}
-	n, err := probe.HTTPGet.Port.Resolve(m.c.Ports)
-	if err != nil || n != admin {
-		t.Errorf("%s %s: %s port %q is %d (err %v), want the --admin port %d", m.pod.obj, m.c.Name, name, probe.HTTPGet.Port, n, err, admin)
+	for _, p := range ProbeProblems(name, probe, path, m.c.Ports, admin) {
+		t.Errorf("%s %s: %s", m.pod.obj, m.c.Name, p)
 	}
 }
 
 func checkScrape(t *testing.T, p pod, admin int) {
 	t.Helper()
-	a := p.d.Spec.Template.Metadata.Annotations
-	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(admin) || a["prometheus.io/path"] != "/metrics" {
-		t.Errorf("%s: scrape annotations %v, want scrape=true, port=%d, path=/metrics", p.obj, a, admin)
+	for _, problem := range ScrapeProblems(p.d.Spec.Template.Metadata.Annotations, admin) {
+		t.Errorf("%s: %s", p.obj, problem)
 	}
 }
 
 func checkPodName(t *testing.T, m meshliteContainer) {
 	t.Helper()
-	for _, e := range m.c.Env {
-		if e.Name == "POD_NAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
-			return
-		}
+	for _, p := range PodNameProblems(m.c) {
+		t.Errorf("%s %s: %s", m.pod.obj, m.c.Name, p)
 	}
-	t.Errorf("%s %s: POD_NAME should come from the downward API (fieldRef metadata.name): it is the xDS node id", m.pod.obj, m.c.Name)
 }
 
 // checkLowPorts: a door below 1024 needs the pod's unprivileged port range
