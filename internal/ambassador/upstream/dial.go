@@ -99,13 +99,20 @@ func newDialer(opts Options) *net.Dialer {
 // It fails with *DialError when none connects, *TimeoutError when the
 // overall deadline passes first, or ctx's error when ctx ends first.
 func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, error) {
+	return t.dialTunnel(ctx, target, t.dialer, "")
+}
+
+// dialTunnel is DialTunnel of both engines; with tlsName set, each
+// connection completes a TLS handshake verified for that name, and a
+// failed handshake counts as a failed dial.
+func (co *core) dialTunnel(ctx context.Context, target *Target, dialer *net.Dialer, tlsName string) (net.Conn, error) {
 	if err := checkTarget(target); err != nil {
 		return nil, err
 	}
 	target.Attempts, target.Upstream = 0, ""
 	overall := target.Retry.Timeout
 	if overall <= 0 {
-		overall = t.opts.DefaultTimeout
+		overall = co.opts.DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, overall, &TimeoutError{Timeout: overall})
 	defer cancel()
@@ -113,9 +120,9 @@ func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, e
 	for i := range target.Addrs {
 		ep := target.endpoint(i).String()
 		target.Attempts, target.Upstream = i+1, ep
-		conn, err := t.dialer.DialContext(ctx, "tcp", ep)
+		conn, err := co.dialOne(ctx, dialer, ep, tlsName)
 		if err == nil {
-			t.metrics.tries.WithLabelValues(target.Route, resultResponse).Inc()
+			co.metrics.tries.WithLabelValues(target.Route, resultResponse).Inc()
 			return conn, nil
 		}
 		if ctx.Err() != nil || pastDeadline(ctx) {
@@ -127,15 +134,32 @@ func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, e
 			if dialTimeout(err) {
 				result = resultTimeout
 			}
-			t.metrics.tries.WithLabelValues(target.Route, result).Inc()
+			co.metrics.tries.WithLabelValues(target.Route, result).Inc()
 			return nil, err
 		}
-		t.metrics.tries.WithLabelValues(target.Route, resultConnectFailure).Inc()
-		t.log.LogAttrs(ctx, slog.LevelDebug, "upstream: tunnel dial failed",
+		co.metrics.tries.WithLabelValues(target.Route, resultConnectFailure).Inc()
+		co.log.LogAttrs(ctx, slog.LevelDebug, "upstream: tunnel dial failed",
 			slog.String("route", target.Route), slog.String("upstream", ep), slog.Any("error", err))
 		last = &DialError{Addr: ep, Err: err}
 	}
 	return nil, last
+}
+
+// dialOne connects to ep, with a TLS handshake verified for tlsName when
+// it is set.
+func (co *core) dialOne(ctx context.Context, dialer *net.Dialer, ep, tlsName string) (net.Conn, error) {
+	raw, err := dialer.DialContext(ctx, "tcp", ep)
+	if err != nil || tlsName == "" {
+		return raw, err
+	}
+	conn := tls.Client(raw, co.tlsConfig(tlsName, "http/1.1"))
+	hctx, cancel := context.WithTimeout(ctx, co.opts.TLSHandshakeTimeout)
+	defer cancel()
+	if err := conn.HandshakeContext(hctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("tls handshake with %q: %w", tlsName, err)
+	}
+	return conn, nil
 }
 
 // pastDeadline reports whether ctx's deadline has passed, which a dial can
