@@ -40,6 +40,9 @@ type ControlPlane struct {
 	// Resync rescans without changes (0 disables).
 	Debounce time.Duration `mapstructure:"debounce"`
 	Resync   time.Duration `mapstructure:"resync"`
+
+	Webhook `mapstructure:",squash"`
+	Inject  `mapstructure:",squash"`
 }
 
 // ControlPlaneFlags defines the serve command's flags with their defaults.
@@ -58,6 +61,8 @@ func ControlPlaneFlags(fs *pflag.FlagSet) {
 	fs.Duration("shutdown-grace", 10*time.Second, "how long streams may take to close after SIGTERM")
 	fs.Duration("debounce", 100*time.Millisecond, "quiet time after a directory change before it is rescanned")
 	fs.Duration("resync", 30*time.Second, "rescan the directory this often even without change events (0 = never)")
+	WebhookFlags(fs)
+	InjectFlags(fs)
 }
 
 // LoadControlPlane merges flags, MESHLITE_* environment, the --config file
@@ -106,6 +111,8 @@ func (c ControlPlane) Validate() []error {
 	if c.Resync < 0 {
 		add("resync", "%v: must not be negative (0 turns the periodic rescan off)", c.Resync)
 	}
+	c.Webhook.validate(add)
+	c.Inject.validate(add)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
 }
