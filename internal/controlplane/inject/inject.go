@@ -27,9 +27,13 @@ import (
 // deploy it (Service meshlite-controlplane in meshlite-system).
 const DefaultControlPlane = "meshlite-controlplane.meshlite-system:18000"
 
+// DefaultImageRepository is where the ambassador image is published.
+const DefaultImageRepository = "ghcr.io/meshlite/ambassador"
+
 // Options configure an Injector.
 type Options struct {
-	// Image is the ambassador image (also used for the capture). Required.
+	// Image is the ambassador image (also used for the capture); "" means
+	// DefaultImageRepository tagged with Version.
 	Image string
 	// ControlPlane is the ambassador's --xds address; "" means
 	// DefaultControlPlane.
@@ -50,6 +54,9 @@ func New(opts Options) (*Injector, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if opts.Image == "" {
+		opts.Image = DefaultImageRepository + ":" + opts.Version
 	}
 	if !imageRef.MatchString(opts.Image) {
 		return nil, fmt.Errorf("inject: ambassador image %q is not an image reference", opts.Image)
