@@ -30,8 +30,8 @@ func (s *scanner) fieldLines(p []byte, i int, emit func(Head)) (int, *Error) {
 		case sName:
 			j := run(p, i, &isToken)
 			s.keepName(p[i:j])
-			if err := s.headBytes(j - i); err != nil {
-				return i, err
+			if k, err := s.headRun(i, j); err != nil {
+				return k, err
 			}
 			if i = j; i == len(p) {
 				return i, nil
@@ -50,11 +50,11 @@ func (s *scanner) fieldLines(p []byte, i int, emit func(Head)) (int, *Error) {
 			}
 		case sValue:
 			j := run(p, i, &isValueByte)
+			if k, err := s.headRun(i, j); err != nil {
+				return k, err
+			}
 			if s.field != fOther {
 				s.buf = append(s.buf, p[i:j]...)
-			}
-			if err := s.headBytes(j - i); err != nil {
-				return i, err
 			}
 			if i = j; i == len(p) {
 				return i, nil

@@ -83,6 +83,9 @@ func checkTarget(h *Head) *Error {
 	case t[0] == '/':
 		return checkPath(t)
 	case t == "*":
+		if h.Method != "OPTIONS" {
+			return refuse("request-target \"*\" is only for OPTIONS, not %s", quote([]byte(h.Method)))
+		}
 		return nil
 	}
 	u, err := url.ParseRequestURI(t)

@@ -117,6 +117,7 @@ var hostileRequests = []hostile{
 	{"h2c preface (attack, capture)", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00", 400, "HTTP/2 connection preface"},
 	{"bad percent-encoding in the path", "GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400, `invalid percent-encoding in the request-target path "/a%zz"`},
 	{"percent at the end of the path", "GET /a% HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid percent-encoding"},
+	{"asterisk-form with GET (attack)", "GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, `request-target "*" is only for OPTIONS, not "GET"`},
 	{"relative target", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400, `request-target "a/b" is not a valid URI`},
 	{"CONNECT in origin-form", "CONNECT /x HTTP/1.1\r\nHost: a:443\r\n\r\n", 400, `CONNECT request-target "/x" is not host:port`},
 	{"CONNECT without a port", "CONNECT a.example HTTP/1.1\r\nHost: a.example\r\n\r\n", 400, "is not host:port"},

@@ -21,8 +21,8 @@ func (s *scanner) requestLine(p []byte, i int) (int, *Error) {
 			continue
 		case sMethod:
 			j := run(p, i, &isToken)
-			if err := s.take(p, i, j); err != nil {
-				return i, err
+			if k, err := s.take(p, i, j); err != nil {
+				return k, err
 			}
 			if i = j; i == len(p) {
 				return i, nil
@@ -43,8 +43,8 @@ func (s *scanner) requestLine(p []byte, i int) (int, *Error) {
 			continue
 		case sTarget:
 			j := run(p, i, &isTargetByte)
-			if err := s.take(p, i, j); err != nil {
-				return i, err
+			if k, err := s.take(p, i, j); err != nil {
+				return k, err
 			}
 			if i = j; i == len(p) {
 				return i, nil
@@ -92,12 +92,12 @@ func (s *scanner) requestLine(p []byte, i int) (int, *Error) {
 }
 
 // take copies p[i:j] into buf and counts it as head bytes.
-func (s *scanner) take(p []byte, i, j int) *Error {
-	if err := s.headBytes(j - i); err != nil {
-		return err
+func (s *scanner) take(p []byte, i, j int) (int, *Error) {
+	if k, err := s.headRun(i, j); err != nil {
+		return k, err
 	}
 	s.buf = append(s.buf, p[i:j]...)
-	return nil
+	return j, nil
 }
 
 // checkVersion accepts HTTP/1.1 and HTTP/1.0. Another well-formed version

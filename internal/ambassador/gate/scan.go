@@ -105,6 +105,17 @@ func (s *scanner) headBytes(n int) *Error {
 	return refuseWith(431, "%s over %d bytes", what, s.max)
 }
 
+// headRun counts the run p[i:j] of the head or trailer section. Over the
+// limit, it returns where the limit falls, so that the bytes handed on do
+// not depend on how the stream was cut into reads.
+func (s *scanner) headRun(i, j int) (int, *Error) {
+	room := s.max - s.size
+	if err := s.headBytes(j - i); err != nil {
+		return i + max(room, 0), err
+	}
+	return j, nil
+}
+
 // scan checks p, the next bytes of the stream. It returns how many of them
 // may be handed on, and the refusal if one was found (the bytes from the
 // offending one on are never handed on). emit receives each head that
