@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"io"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -81,4 +83,13 @@ func (cl *Client) poolCount() int {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	return len(cl.pools)
+}
+
+// newServerOn serves rec on l until the test ends.
+func newServerOn(t testing.TB, l net.Listener, rec *recorder) *http.Server {
+	t.Helper()
+	srv := &http.Server{Handler: rec}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return srv
 }
