@@ -163,7 +163,9 @@ func TestTimerPacerIsOnSchedule(t *testing.T) {
 	began := time.Now()
 	for hits := uint64(0); hits < 50; hits++ {
 		wait, stop := tp.Pace(time.Since(began), hits)
-		if stop || wait != 0 {
+		// A negative wait is a hit already late (a busy machine descheduled
+		// this test): the pacer rightly sends it at once without waiting.
+		if stop || wait > 0 {
 			t.Fatalf("Pace = %s, %v; want to have waited itself", wait, stop)
 		}
 		if due := time.Duration(hits+1) * time.Millisecond; time.Since(began) < due {
