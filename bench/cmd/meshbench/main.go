@@ -24,6 +24,8 @@ type options struct {
 	out         string
 	only        string
 	rate        int
+	cpuRate     int
+	cpuDuration time.Duration
 	conns       int
 	duration    time.Duration
 	warmup      time.Duration
@@ -46,6 +48,8 @@ func parseFlags() options {
 	flag.StringVar(&o.out, "out", "results", "results directory")
 	flag.StringVar(&o.only, "contenders", "", "comma-separated subset of: "+strings.Join(allNames, ","))
 	flag.IntVar(&o.rate, "rate", 1000, "open-loop request rate (req/s)")
+	flag.IntVar(&o.cpuRate, "cpu-rate", 5000, "second open-loop rate (req/s) at which the proxy's CPU per request is measured below saturation; 0 = no such run")
+	flag.DurationVar(&o.cpuDuration, "cpu-duration", 0, "length of the -cpu-rate run (0 = -duration)")
 	flag.IntVar(&o.conns, "connections", 16, "connections, and closed-loop workers")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured run (open and closed loop)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "open-loop warm-up before measuring each contender")
@@ -94,8 +98,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
-	if o.rate <= 0 || o.conns <= 0 || o.duration <= 0 || o.warmup < 0 {
-		return fmt.Errorf("meshbench: -rate, -connections and -duration must be positive, -warmup not negative")
+	if o.rate <= 0 || o.conns <= 0 || o.duration <= 0 || o.warmup < 0 || o.cpuRate < 0 || o.cpuDuration < 0 {
+		return fmt.Errorf("meshbench: -rate, -connections and -duration must be positive, -warmup, -cpu-rate and -cpu-duration not negative")
+	}
+	if o.cpuDuration == 0 {
+		o.cpuDuration = o.duration
 	}
 	tmp, err := os.MkdirTemp("", "meshbench-")
 	if err != nil {
@@ -120,6 +127,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	cfg := harness.Config{
 		Rate: o.rate, Connections: o.conns, Duration: o.duration, Warmup: o.warmup,
+		CPURate: o.cpuRate, CPUDuration: o.cpuDuration,
 		TempDir: tmp, Log: log,
 	}
 	if o.pin {
@@ -130,6 +138,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Machine:  machine(o.pin, o.niceness),
 		Settings: report.Settings{Rate: o.rate, Connections: o.conns, Duration: o.duration, Warmup: o.warmup, BodyBytes: harness.BodyBytes},
 		Versions: sel.versions,
+	}
+	if o.cpuRate > 0 {
+		res.Settings.CPURate, res.Settings.CPUDuration = o.cpuRate, o.cpuDuration
 	}
 	for _, c := range sel.contenders {
 		if err := ctx.Err(); err != nil {

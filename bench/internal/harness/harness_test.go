@@ -22,6 +22,7 @@ func testConfig(t *testing.T) Config {
 	_ = os.Chmod(dir, 0o755)
 	return Config{
 		Rate: 200, Connections: 4, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
+		CPURate: 400, CPUDuration: 200 * time.Millisecond,
 		TempDir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
@@ -59,19 +60,23 @@ func TestMeasure(t *testing.T) {
 				t.Fatalf("open %d requests / %d errors, closed %d / %d; samples %q %q", row.Open.Requests, row.Open.Errors,
 					row.Closed.Requests, row.Closed.Errors, row.Open.ErrorSample, row.Closed.ErrorSample)
 			}
+			if row.Fixed.Scheduled != 80 || row.Fixed.Requests == 0 || row.Fixed.Errors != 0 {
+				t.Fatalf("fixed-rate run: %d errors / %d sent / %d scheduled, want 80 scheduled and no errors; sample %q",
+					row.Fixed.Errors, row.Fixed.Requests, row.Fixed.Scheduled, row.Fixed.ErrorSample)
+			}
 			if row.OtherCPU < 0 || row.OtherCPU > 1 {
 				t.Fatalf("other CPU share %v outside [0,1]", row.OtherCPU)
 			}
 			if tt.binary == "" {
-				if row.PeakRSS != 0 || row.CPUPer1kClosed != -1 || row.LogLines != -1 {
+				if row.PeakRSS != 0 || row.CPUPer1kClosed != -1 || row.CPUPer1kFixed != -1 || row.LogLines != -1 {
 					t.Fatalf("direct has no process: got rss %d cpu %v log %d", row.PeakRSS, row.CPUPer1kClosed, row.LogLines)
 				}
 				return
 			}
-			if row.PeakRSS <= 0 || row.CPUPer1kClosed < 0 {
-				t.Fatalf("proxy costs not read: rss %d, cpu/1k %v", row.PeakRSS, row.CPUPer1kClosed)
+			if row.PeakRSS <= 0 || row.CPUPer1kClosed < 0 || row.CPUPer1kFixed < 0 {
+				t.Fatalf("proxy costs not read: rss %d, cpu/1k %v closed, %v fixed", row.PeakRSS, row.CPUPer1kClosed, row.CPUPer1kFixed)
 			}
-			if min := row.Open.Requests + row.Closed.Requests; row.LogLines < min {
+			if min := row.Open.Requests + row.Fixed.Requests + row.Closed.Requests; row.LogLines < min {
 				t.Fatalf("log has %d lines, want at least one per measured request (%d)", row.LogLines, min)
 			}
 		})

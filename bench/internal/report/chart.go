@@ -88,12 +88,18 @@ func (r *Run) latencyChart(rows []Row, path string) error {
 // throughputCPUChart draws max req/s and proxy CPU per 1k requests side by
 // side.
 func (r *Run) throughputCPUChart(rows []Row, path string) error {
-	thr := barPlot("Max req/s, closed loop (higher is better)", "req/s", rows,
+	thr, _ := barPlot("Max req/s, closed loop (higher is better)", "req/s", rows,
 		func(x Row) float64 { return x.Closed.Throughput }, plotutil.Color(0))
-	cpu := barPlot("Proxy CPU per 1k requests (lower is better)", "CPU seconds (at max load)", rows,
+	cpu, cpuBars := barPlot("Proxy CPU per 1k requests (lower is better)", "CPU seconds (at max load)", rows,
 		func(x Row) float64 { return max(0, x.CPUPer1kClosed) }, plotutil.Color(1))
 	if thr == nil || cpu == nil {
 		return fmt.Errorf("no bars")
+	}
+	if r.Settings.CPURate > 0 {
+		// The fixed-rate figure beside the max-load one.
+		if err := r.addFixedBars(cpu, cpuBars, rows); err != nil {
+			return err
+		}
 	}
 	width := vg.Length(2 * (70*len(rows) + 100))
 	img := vgimg.New(width, 10*vg.Centimeter)
@@ -113,7 +119,7 @@ func (r *Run) throughputCPUChart(rows []Row, path string) error {
 	return f.Close()
 }
 
-func barPlot(title, unit string, rows []Row, value func(Row) float64, c color.Color) *plot.Plot {
+func barPlot(title, unit string, rows []Row, value func(Row) float64, c color.Color) (*plot.Plot, *plotter.BarChart) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = unit
@@ -124,13 +130,38 @@ func barPlot(title, unit string, rows []Row, value func(Row) float64, c color.Co
 	}
 	bars, err := plotter.NewBarChart(vals, vg.Points(24))
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	bars.LineStyle.Width = 0
 	bars.Color = c
 	p.Add(plotter.NewGrid(), bars)
 	p.NominalX(names(rows)...)
-	return p
+	return p, bars
+}
+
+// addFixedBars narrows the max-load bars of p and adds the CPU at the fixed
+// rate beside each, with a legend.
+func (r *Run) addFixedBars(p *plot.Plot, maxLoad *plotter.BarChart, rows []Row) error {
+	vals := make(plotter.Values, len(rows))
+	for i, row := range rows {
+		if r.fixedRan(row) {
+			vals[i] = max(0, row.CPUPer1kFixed)
+		}
+	}
+	fixed, err := plotter.NewBarChart(vals, vg.Points(12))
+	if err != nil {
+		return err
+	}
+	fixed.LineStyle.Width = 0
+	fixed.Color = plotutil.Color(2)
+	fixed.Offset = vg.Points(6)
+	maxLoad.Width, maxLoad.Offset = vg.Points(12), -vg.Points(6)
+	p.Legend.Add("at max load", maxLoad)
+	p.Add(fixed)
+	p.Legend.Add(fmt.Sprintf("at %d req/s", r.Settings.CPURate), fixed)
+	p.Legend.Top = true
+	p.Y.Label.Text = "CPU seconds"
+	return nil
 }
 
 func msf(d time.Duration) float64 { return d.Seconds() * 1000 }
