@@ -26,8 +26,8 @@ const readBufferSlack = 4096
 func Configure(s *fasthttp.Server, opts Options) {
 	prev := s.ErrorHandler
 	s.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
-		if g, ok := ctx.Conn().(*Conn); ok {
-			if r := g.answer(); r != nil {
+		if g, ok := ctx.Conn().(interface{ GateConn() *Conn }); ok {
+			if r := g.GateConn().answer(); r != nil {
 				WriteRefusal(ctx, r)
 				return
 			}

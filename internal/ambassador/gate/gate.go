@@ -148,6 +148,11 @@ func (c *Conn) Next() (Head, bool) {
 	return h, true
 }
 
+// GateConn returns c: a connection type that embeds *Conn (to carry more
+// per-connection state) stays recognisable to the ErrorHandler Configure
+// installs.
+func (c *Conn) GateConn() *Conn { return c }
+
 // Passthrough stops checking: from now on bytes flow unchecked both ways
 // (after a CONNECT was allowed or a 101 was sent). Call it before reading
 // the tunnel.

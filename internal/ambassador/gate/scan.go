@@ -98,6 +98,14 @@ func (s *scanner) headBytes(n int) *Error {
 	if s.size <= s.max {
 		return nil
 	}
+	return s.tooLarge()
+}
+
+// tooLarge is the refusal of a head or trailer section over the limit
+// (apart from headBytes, so that headBytes is inlined).
+//
+//go:noinline
+func (s *scanner) tooLarge() *Error {
 	what := "request head"
 	if s.trailer {
 		what = "trailer section"
