@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
+	"github.com/meshlite/meshlite/internal/controlplane/inject"
 	"github.com/meshlite/meshlite/internal/controlplane/source"
+	"github.com/meshlite/meshlite/internal/controlplane/webhook"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/telemetry"
 )
@@ -47,6 +49,19 @@ type Options struct {
 	// ShutdownGrace bounds the admin listener's shutdown; 0 means 10s.
 	// The xDS server's own bound is XDS.StopTimeout.
 	ShutdownGrace time.Duration
+	// Webhook is the mutating admission webhook; off when Addr is empty.
+	Webhook WebhookOptions
+}
+
+// WebhookOptions configure the admission webhook (POST /inject over TLS).
+type WebhookOptions struct {
+	// Addr is the HTTPS listen address; "" turns the webhook off.
+	Addr string
+	// CertFile and KeyFile are the PEM certificate and key, re-read when
+	// they change.
+	CertFile, KeyFile string
+	// Inject is what is injected.
+	Inject inject.Options
 }
 
 // Status is the /status document.
@@ -65,6 +80,7 @@ type ControlPlane struct {
 	src       source.Source
 	updates   <-chan source.Snapshot
 	xds       *xds.Server
+	webhook   *webhook.Server // nil when off
 	published atomic.Bool
 }
 
@@ -97,10 +113,31 @@ func New(opts Options) (*ControlPlane, error) {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
 	}
-	return &ControlPlane{opts: opts, log: log, reg: reg, src: src, updates: src.Subscribe(), xds: srv}, nil
+	wh, err := newWebhook(opts, log)
+	if err != nil {
+		return nil, err
+	}
+	return &ControlPlane{opts: opts, log: log, reg: reg, src: src, updates: src.Subscribe(), xds: srv, webhook: wh}, nil
 }
 
-// Run listens on xdsAddr and adminAddr and serves until ctx is done.
+// newWebhook builds the webhook server, loading its certificate now so
+// that a bad one stops the start; nil when the webhook is off.
+func newWebhook(opts Options, log *slog.Logger) (*webhook.Server, error) {
+	if opts.Webhook.Addr == "" {
+		return nil, nil
+	}
+	in, err := inject.New(opts.Webhook.Inject)
+	if err != nil {
+		return nil, err
+	}
+	return webhook.New(webhook.Options{
+		CertFile: opts.Webhook.CertFile, KeyFile: opts.Webhook.KeyFile,
+		Handler: webhook.Handler(in, log), Logger: log, ShutdownGrace: opts.ShutdownGrace,
+	})
+}
+
+// Run listens on xdsAddr, adminAddr and, when the webhook is on, its
+// Options.Webhook.Addr, and serves until ctx is done.
 func (cp *ControlPlane) Run(ctx context.Context, xdsAddr, adminAddr string) error {
 	xdsLis, err := net.Listen("tcp", xdsAddr)
 	if err != nil {
@@ -111,12 +148,34 @@ func (cp *ControlPlane) Run(ctx context.Context, xdsAddr, adminAddr string) erro
 		xdsLis.Close()
 		return fmt.Errorf("controlplane: admin listener: %w", err)
 	}
-	return cp.Serve(ctx, xdsLis, adminLis)
+	var webhookLis net.Listener
+	if cp.webhook != nil {
+		if webhookLis, err = net.Listen("tcp", cp.opts.Webhook.Addr); err != nil {
+			xdsLis.Close()
+			adminLis.Close()
+			return fmt.Errorf("controlplane: webhook listener: %w", err)
+		}
+	}
+	return cp.ServeListeners(ctx, Listeners{XDS: xdsLis, Admin: adminLis, Webhook: webhookLis})
+}
+
+// Listeners are what ServeListeners serves on.
+type Listeners struct {
+	XDS, Admin net.Listener
+	// Webhook serves the admission webhook when it is configured
+	// (Options.Webhook.Addr); nil serves none.
+	Webhook net.Listener
 }
 
 // Serve runs the source, the xDS server and the admin listener until ctx
-// is done or one of them fails, then stops them all.
+// is done or one of them fails, then stops them all. It serves no webhook.
 func (cp *ControlPlane) Serve(ctx context.Context, xdsLis, adminLis net.Listener) error {
+	return cp.ServeListeners(ctx, Listeners{XDS: xdsLis, Admin: adminLis})
+}
+
+// ServeListeners is Serve with the webhook's listener too.
+func (cp *ControlPlane) ServeListeners(ctx context.Context, lis Listeners) error {
+	xdsLis, adminLis := lis.XDS, lis.Admin
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -138,6 +197,9 @@ func (cp *ControlPlane) Serve(ctx context.Context, xdsLis, adminLis net.Listener
 	run(func() error { cp.publish(ctx); return nil })
 	run(func() error { return cp.xds.Serve(ctx, xdsLis) })
 	run(func() error { return cp.serveAdmin(ctx, adminLis) })
+	if lis.Webhook != nil && cp.webhook != nil {
+		run(func() error { return cp.webhook.Serve(ctx, lis.Webhook) })
+	}
 	wg.Wait()
 	err := errors.Join(errs...)
 	if err != nil {

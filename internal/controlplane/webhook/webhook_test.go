@@ -3,19 +3,11 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,77 +20,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
+	"github.com/meshlite/meshlite/internal/controlplane/webhook/webhooktest"
 )
-
-// testCA signs server certificates for 127.0.0.1.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert, key, pool}
-}
-
-// issue writes a server certificate with serial to certFile and keyFile.
-func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "meshlite-webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// the key first: a rotation is seen when the certificate changes
-	writeAtomic(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
-	writeAtomic(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
-func writeAtomic(t *testing.T, path string, data []byte) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // server is a running webhook on 127.0.0.1:0.
 type server struct {
 	url               string
 	client            *http.Client
-	ca                *testCA
+	ca                *webhooktest.CA
 	certFile, keyFile string
 	stop              func() error
 }
@@ -106,8 +35,8 @@ type server struct {
 func startServer(t *testing.T) *server {
 	t.Helper()
 	dir := t.TempDir()
-	s := &server{ca: newCA(t), certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key")}
-	s.ca.issue(t, 100, s.certFile, s.keyFile)
+	s := &server{ca: webhooktest.NewCA(t), certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key")}
+	s.ca.Issue(t, 100, s.certFile, s.keyFile)
 	in, err := inject.New(inject.Options{Image: "ghcr.io/meshlite/ambassador:test"})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +53,7 @@ func startServer(t *testing.T) *server {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis) }()
 	s.url = "https://" + lis.Addr().String()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.pool}}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool}}
 	s.client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	var once bool
 	s.stop = func() error {
@@ -312,7 +241,7 @@ func TestTLS(t *testing.T) {
 	s := startServer(t)
 	t.Run("TLS 1.1 is refused", func(t *testing.T) {
 		conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{
-			RootCAs: s.ca.pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
+			RootCAs: s.ca.Pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
 		})
 		if err == nil {
 			conn.Close()
@@ -323,7 +252,7 @@ func TestTLS(t *testing.T) {
 		if got := servedSerial(t, s); got != 100 {
 			t.Fatalf("serial %d, want 100", got)
 		}
-		s.ca.issue(t, 200, s.certFile, s.keyFile)
+		s.ca.Issue(t, 200, s.certFile, s.keyFile)
 		deadline := time.Now().Add(5 * time.Second)
 		for servedSerial(t, s) != 200 {
 			if time.Now().After(deadline) {
@@ -333,7 +262,7 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("a broken rotation keeps the previous certificate", func(t *testing.T) {
-		writeAtomic(t, s.certFile, []byte("not a certificate"))
+		webhooktest.WriteAtomic(t, s.certFile, []byte("not a certificate"))
 		time.Sleep(1100 * time.Millisecond) // past the once-a-second check
 		if got := servedSerial(t, s); got != 200 {
 			t.Errorf("serial %d after a broken rotation, want 200 (the previous one)", got)
@@ -343,7 +272,7 @@ func TestTLS(t *testing.T) {
 		if err := s.stop(); err != nil {
 			t.Fatalf("Serve returned %v after its context was cancelled", err)
 		}
-		if _, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.pool}); err == nil {
+		if _, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.Pool}); err == nil {
 			t.Error("still accepting connections after shutdown")
 		}
 	})
@@ -351,7 +280,7 @@ func TestTLS(t *testing.T) {
 
 func servedSerial(t *testing.T, s *server) int64 {
 	t.Helper()
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.pool})
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
