@@ -36,7 +36,9 @@ func TestWebhookIsServedAndStopped(t *testing.T) {
 	wl := testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- cp.ServeListeners(ctx, Listeners{XDS: testnet.Listen(t), Admin: testnet.Listen(t), Webhook: wl}) }()
+	go func() {
+		done <- cp.ServeListeners(ctx, Listeners{XDS: testnet.Listen(t), Admin: testnet.Listen(t), Webhook: wl})
+	}()
 
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
 	  "kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE",
