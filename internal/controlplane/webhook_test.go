@@ -33,12 +33,11 @@ func TestWebhookIsServedAndStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wl := testnet.Listen(t)
+	lis := Listeners{XDS: testnet.Listen(t), Admin: testnet.Listen(t), Webhook: testnet.Listen(t)}
+	wl := lis.Webhook
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- cp.ServeListeners(ctx, Listeners{XDS: testnet.Listen(t), Admin: testnet.Listen(t), Webhook: wl})
-	}()
+	go func() { done <- cp.ServeListeners(ctx, lis) }()
 
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
 	  "kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE",
