@@ -14,6 +14,7 @@ import (
 	"github.com/meshlite/meshlite/internal/cli"
 	"github.com/meshlite/meshlite/internal/config"
 	"github.com/meshlite/meshlite/internal/controlplane"
+	"github.com/meshlite/meshlite/internal/controlplane/inject"
 	"github.com/meshlite/meshlite/internal/controlplane/suggest"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/telemetry"
@@ -32,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	root.AddCommand(serveCmd(stderr), validateCmd(stdout), suggestCmd(os.Stdin, stdout, stderr),
 		cli.VersionCmd("controlplane", telemetry.Version, stdout))
+	root.AddCommand(injectCmd(os.Stdin, stdout))
 	return cli.Run(root, args, stdout, stderr)
 }
 
@@ -57,6 +59,8 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 					KeepaliveTime: cfg.KeepaliveTime, KeepaliveTimeout: cfg.KeepaliveTimeout,
 					MinClientPing: cfg.MinClientPing, StopTimeout: cfg.ShutdownGrace,
 				},
+				Webhook: controlplane.WebhookOptions{Addr: cfg.Webhook.Addr, CertFile: cfg.Webhook.Cert, KeyFile: cfg.Webhook.Key,
+					Inject: inject.Options{Image: cfg.Inject.Image, ControlPlane: cfg.Inject.XDS, Version: telemetry.Version}},
 			})
 			if err != nil {
 				return err
