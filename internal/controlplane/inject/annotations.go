@@ -95,6 +95,11 @@ func parseSettings(meta metav1.ObjectMeta, defaultImage string) (settings, error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("annotation %s: ", key)+fmt.Sprintf(format, args...))
 	}
+	for _, key := range []string{Workload, Capture, Image, CPU, CPULimit, Memory, MemoryLimit, ExcludePorts, Injected} {
+		if _, ok := meta.Labels[key]; ok {
+			errs = append(errs, fmt.Sprintf("label %s: it is read from annotations only (move it to metadata.annotations)", key))
+		}
+	}
 	switch w, ok := a[Workload]; {
 	case ok:
 		s.workload = w

@@ -137,6 +137,7 @@ func TestBadAnnotations(t *testing.T) {
 		{"request above limit", map[string]string{Inject: Enabled, Memory: "256Mi"}, false, "annotation meshlite.io/memory: 256Mi is more than meshlite.io/memory-limit 128Mi"},
 		{"no memory limit", map[string]string{Inject: Enabled, MemoryLimit: ""}, false, "annotation meshlite.io/memory-limit: empty"},
 		{"exclude ports without the capture", map[string]string{Inject: Enabled, ExcludePorts: "5432"}, false, "annotation meshlite.io/exclude-ports: applies to meshlite.io/capture: transparent only"},
+		{"setting as a label", map[string]string{Inject: Enabled}, false, "label meshlite.io/capture: it is read from annotations only"},
 		{"exclude port zero", map[string]string{Inject: Enabled, Capture: CaptureTPRT, ExcludePorts: "5432,0"}, false, `annotation meshlite.io/exclude-ports: "5432,0": `},
 	}
 	for _, tt := range tests {
@@ -144,6 +145,9 @@ func TestBadAnnotations(t *testing.T) {
 			doc := deployment("web", tt.annotations)
 			if tt.noApp {
 				doc = strings.Replace(doc, "      labels:\n        app: web\n", "", 1)
+			}
+			if tt.name == "setting as a label" {
+				doc = strings.Replace(doc, "        app: web\n", "        app: web\n        meshlite.io/capture: transparent\n", 1)
 			}
 			stream := "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n" + doc
 			out, err := in.Documents([]byte(stream))
