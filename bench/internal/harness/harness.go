@@ -25,7 +25,7 @@ type Config struct {
 	TempDir     string        // parent of the contenders' private directories
 	Log         *slog.Logger
 	// CPURate is the second, fixed open-loop rate at which the proxy's CPU
-	// per request is measured (between the open- and closed-loop runs);
+	// per request is measured (after the closed-loop run);
 	// 0 = no such run. CPUDuration is its length; 0 = Duration.
 	CPURate     int
 	CPUDuration time.Duration
@@ -34,8 +34,8 @@ type Config struct {
 // readyTimeout bounds how long a contender may take to answer its first GET.
 const readyTimeout = 15 * time.Second
 
-// Measure starts c, loads it open-loop (at cfg.Rate, then at cfg.CPURate if
-// set) then closed-loop, reads its process costs and stops it. A contender that cannot start or answer is returned
+// Measure starts c, loads it open-loop at cfg.Rate, closed-loop, then
+// open-loop at cfg.CPURate if set, reads its process costs and stops it. A contender that cannot start or answer is returned
 // as a skipped row, not an error: the other contenders still run.
 func Measure(ctx context.Context, cfg Config, up *Upstream, c contender.Contender) report.Row {
 	row := report.Row{Name: c.Name(), Description: c.Describe(), CPUPer1kOpen: -1, CPUPer1kFixed: -1, CPUPer1kClosed: -1, LogLines: -1, OtherCPU: -1}
@@ -94,10 +94,22 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 	}
 	cfg.Log.Info("open loop done", "contender", row.Name, "p50", open.Latency.P50, "p99", open.Latency.P99, "errors", open.Errors)
 
+	spec.Rate = 0
+	cpu, closed, err := runMeasured(ctx, inst.PID, spec, &other)
+	if err != nil {
+		return err
+	}
+	row.Closed, row.CPUPer1kClosed = closed, cpu
+	cfg.Log.Info("closed loop done", "contender", row.Name, "rps", int(closed.Throughput), "errors", closed.Errors)
+	if row.PeakRSS, err = peakRSS(inst.PID); err != nil {
+		return fmt.Errorf("harness: %s: %w", row.Name, err)
+	}
+
 	if cfg.CPURate > 0 {
 		// The fixed-rate run: the same open loop at a higher, moderate
-		// rate, for the CPU per request below saturation. It comes after
-		// the peak RSS at the open-loop rate has been read.
+		// rate, for the CPU per request below saturation. It comes last, so
+		// that a contender the rate overloads (open loop: requests pile up
+		// until they time out) cannot disturb the figures of the other runs.
 		fixed := spec
 		fixed.Rate = cfg.CPURate
 		if cfg.CPUDuration > 0 {
@@ -111,18 +123,7 @@ func measureLoads(ctx context.Context, cfg Config, inst *contender.Instance, row
 		cfg.Log.Info("fixed rate done", "contender", row.Name, "rate", cfg.CPURate, "cpu_s_per_1k", cpu,
 			"sent", res.Requests, "scheduled", res.Scheduled, "errors", res.Errors)
 	}
-
-	spec.Rate = 0
-	cpu, closed, err := runMeasured(ctx, inst.PID, spec, &other)
-	if err != nil {
-		return err
-	}
 	row.OtherCPU = other.share()
-	row.Closed, row.CPUPer1kClosed = closed, cpu
-	cfg.Log.Info("closed loop done", "contender", row.Name, "rps", int(closed.Throughput), "errors", closed.Errors)
-	if row.PeakRSS, err = peakRSS(inst.PID); err != nil {
-		return fmt.Errorf("harness: %s: %w", row.Name, err)
-	}
 	return nil
 }
 

@@ -175,10 +175,11 @@ func (r *Run) Markdown(charts []string) string {
 	fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(&b, "- load: vegeta v12.13.0 library; every contender does the same job: GET → upstream answering %d bytes\n", s.BodyBytes)
 	fmt.Fprintf(&b, "  - open loop: %d req/s, %d connections, %s after a %s warm-up; latency measured from each request's intended send time (no coordinated omission)\n", s.Rate, s.Connections, s.Duration, s.Warmup)
+	fmt.Fprintf(&b, "  - closed loop: %d workers on %d connections, each sending as soon as its previous answer arrived, %s → max req/s\n", s.Connections, s.Connections, s.Duration)
 	if s.CPURate > 0 {
-		fmt.Fprintf(&b, "  - fixed rate: open loop at %d req/s, %d connections, %s right after the open-loop run → proxy CPU per request below saturation\n", s.CPURate, s.Connections, s.CPUDuration)
+		fmt.Fprintf(&b, "  - fixed rate: open loop at %d req/s, %d connections, %s after the closed-loop run → proxy CPU per request below saturation\n", s.CPURate, s.Connections, s.CPUDuration)
 	}
-	fmt.Fprintf(&b, "  - closed loop: %d workers on %d connections, each sending as soon as its previous answer arrived, %s → max req/s\n\n", s.Connections, s.Connections, s.Duration)
+	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "## Latency at %d req/s (ms)\n\n", s.Rate)
 	b.WriteString("| contender | p50 | p90 | p99 | p99.9 | added p50 | added p90 | added p99 | added p99.9 | errors / sent / scheduled |\n")
@@ -243,7 +244,7 @@ const notes = `## How to read this
 - *proxy CPU* = utime+stime of the proxy's process tree (workers included) from /proc, over the measured run, per 1,000 requests; resolution 10 ms.
 - *peak RSS* = VmHWM summed over the proxy's processes: *at open-loop rate* is read after the open-loop run (start-up, warm-up and the measured run at that rate, before any closed-loop load); the last column after the closed-loop run, so it is the peak under maximum load.
 - *log lines* = lines in the contender's access or audit log (on for every proxy but go-reverseproxy, which has none).
-- *at N req/s (fixed rate)*: a third run per contender, open loop like the first but at a higher, moderate rate (` + "`-cpu-rate`" + `, 5,000 req/s by default), between the open- and closed-loop runs: the proxy's CPU per 1,000 requests there (same /proc method) is what it costs under steady load below saturation, where batching helps less than at max load. *errors / sent / scheduled* says whether the load generator kept that schedule; a contender whose max req/s is not above the rate is saturated there too (its latency is then queueing; the row says *rate ≥ max req/s*). Peak RSS at the open-loop rate is read before this run.
+- *at N req/s (fixed rate)*: a third run per contender, open loop like the first but at a higher, moderate rate (` + "`-cpu-rate`" + `, 5,000 req/s by default), after the closed-loop run (so that a contender it overloads cannot disturb the other figures): the proxy's CPU per 1,000 requests there (same /proc method) is what it costs under steady load below saturation, where batching helps less than at max load. *errors / sent / scheduled* says whether the load generator kept that schedule; a contender whose max req/s is not above the rate is saturated there too (its latency is then queueing; the row says *rate ≥ max req/s*). Both peak RSS columns are read before this run.
 - *proxy busy* = max req/s × CPU per request: how much of its CPU the proxy used at max load. Well below 100 % means the proxy was not CPU-bound but waiting on wake-ups between the two CPUs (on a virtual machine waking an idle CPU is slow), so compare CPU per 1k requests for efficiency.
 - *other CPU* = share of the whole machine's CPU that user-space processes outside the benchmark (not the harness or its children) used during the row's measured runs: the noise on a shared machine.
 - *Targets*: each line compares two figures of this run (or one with a fixed limit): *ratio* = ambassador ÷ the other, *met* when it is on the right side of the factor in the target. *not measured* means a row or a phase was missing (skipped contender, no direct row for added latency, ` + "`-cpu-rate 0`" + `). *caveats* name what weakens a figure: other work on the machine, errors, a schedule the load generator did not keep, a fixed rate at or above the contender's max req/s. Short runs (bench-quick) are indicative only; judge targets on ` + "`make bench`" + `.

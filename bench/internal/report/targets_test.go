@@ -156,7 +156,7 @@ func TestMarkdownFixedRateAndTargets(t *testing.T) {
 	r.FillAdded(directRow)
 	md := r.Markdown(nil)
 	for _, want := range []string{
-		"  - fixed rate: open loop at 5000 req/s, 16 connections, 1s right after the open-loop run",
+		"  - fixed rate: open loop at 5000 req/s, 16 connections, 1s after the closed-loop run",
 		"## CPU per request at a fixed rate of 5000 req/s",
 		"| contender | proxy CPU s / 1k req (at 1000 req/s) | proxy CPU s / 1k req (at 5000 req/s) | proxy CPU s / 1k req (max load) | proxy busy (at 5000 req/s) |",
 		"| nginx | 0.100 | 0.050 | 0.041 | 25% | 0.150 | 1.400 | 0 / 5000 / 5000 |",
