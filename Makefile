@@ -22,9 +22,11 @@ demo: build
 	$(BIN)/demo --ambassador $(BIN)/ambassador
 
 ## test: install what the tests need, then vet and run every test with -race,
-## then the 60-second soak.
+## a 15-second run of the gate's differential fuzz target, then the
+## 60-second soak.
 test: test-deps vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzGateAgainstNetHTTP$$' -fuzztime 15s ./internal/ambassador/gate
 	$(MAKE) soak-short
 
 ## soak: the ambassador binary under steady load with table swaps for
