@@ -28,9 +28,10 @@ func (s *scanner) chunk(p []byte, i int) (int, *Error) {
 			}
 		case sChunkExt:
 			j := run(p, i, &isValueByte)
-			if s.line += j - i; s.line > maxChunkLine {
-				return i, refuse("chunk extensions over %d bytes", maxChunkLine)
+			if room := maxChunkLine - s.line; j-i > room { // cut where the limit falls, whatever the reads
+				return i + max(room, 0), refuse("chunk extensions over %d bytes", maxChunkLine)
 			}
+			s.line += j - i
 			if i = j; i == len(p) {
 				return i, nil
 			}
@@ -45,6 +46,9 @@ func (s *scanner) chunk(p []byte, i int) (int, *Error) {
 		case sChunkSizeLF:
 			if b != '\n' {
 				return i, refuse("bare CR in a chunk-size line")
+			}
+			if err := s.countExcess(); err != nil {
+				return i, err
 			}
 			if s.left == 0 {
 				s.trailer, s.size, s.fields = true, 0, 0
@@ -90,6 +94,18 @@ func (s *scanner) sizeByte(b byte) *Error {
 		return refuse("bare LF in a chunk-size line")
 	default:
 		return refuse("invalid %s in a chunk size", describe(b))
+	}
+	return nil
+}
+
+// countExcess counts a finished chunk-size line the way net/http does:
+// the line and the CRLF after the data, less 16 bytes per chunk and twice
+// the chunk's data.
+func (s *scanner) countExcess() *Error {
+	s.excess += int64(s.line-1) + 2 // s.line counted the CR
+	s.excess = max(s.excess-16-2*s.left, 0)
+	if s.excess > maxChunkExcess {
+		return refuse("chunked body with too much framing for its data (chunk extensions or tiny chunks)")
 	}
 	return nil
 }

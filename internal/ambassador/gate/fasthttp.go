@@ -17,6 +17,8 @@ const readBufferSlack = 4096
 //     (exactly once; see Conn), and hands any other error to the
 //     ErrorHandler s had, or answers it in the same shape;
 //   - DisableHeaderNamesNormalizing, so that names reach the handler as sent;
+//   - DisablePreParseMultipartForm, so that bodies are forwarded as sent
+//     (never parsed into forms or spooled to temporary files);
 //   - ReadBufferSize at least MaxHeaderBytes plus 4 KiB, so that every head
 //     the gate passes fits (fasthttp refuses a head larger than its buffer).
 //
@@ -39,6 +41,7 @@ func Configure(s *fasthttp.Server, opts Options) {
 		WriteRefusal(ctx, parserError(err))
 	}
 	s.DisableHeaderNamesNormalizing = true
+	s.DisablePreParseMultipartForm = true
 	s.ReadBufferSize = max(s.ReadBufferSize, opts.maxHeaderBytes()+readBufferSlack)
 }
 

@@ -79,19 +79,18 @@ func FuzzGateAgainstNetHTTP(f *testing.F) {
 	})
 }
 
-// readFasthttp reads one request as the server does: names as sent, no
-// path normalisation, the body up to the limit, the URI parsed.
+// readFasthttp reads one request as the server does (see Configure):
+// names as sent, no path normalisation, the body up to the limit and not
+// parsed as a form, the URI parsed.
 func readFasthttp(br *bufio.Reader) (*fasthttp.Request, bool) {
 	var r fasthttp.Request
 	r.Header.DisableNormalizing()
 	r.URI().DisablePathNormalizing = true
-	if err := r.ReadLimitBody(br, fuzzBodyLimit); err != nil {
+	if err := r.Header.Read(br); err != nil {
 		return nil, false
 	}
-	if r.MayContinue() {
-		if err := r.ContinueReadBody(br, fuzzBodyLimit); err != nil {
-			return nil, false
-		}
+	if err := r.ContinueReadBody(br, fuzzBodyLimit, false); err != nil {
+		return nil, false
 	}
 	var u fasthttp.URI
 	u.DisablePathNormalizing = true

@@ -42,6 +42,11 @@ func TestValidRequestsAreServedIntact(t *testing.T) {
 			[]string{want("GET", "http://A.Example:8080/x", "a.example:8080", "HTTP/1.1", 0, false, false, "")}},
 		{"spaces around values, obs-text in a value", "GET / HTTP/1.1\r\nHost: \t a \t\r\nX-A: caf\xc3\xa9\r\nContent-Length:  0 \r\nConnection: close\r\n\r\n",
 			[]string{want("GET", "/", "a", "HTTP/1.1", 0, false, false, "")}},
+		{"many one-byte chunks", "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + strings.Repeat("1\r\nz\r\n", 5000) + "0\r\n\r\n",
+			[]string{want("POST", "/b", "a", "HTTP/1.1", -1, true, false, strings.Repeat("z", 5000))}},
+		{"multipart body forwarded as sent, not parsed", "POST /m HTTP/1.1\r\nHost: a\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 48\r\nConnection: close\r\n\r\n" +
+			"--XX\r\nContent-Disposition: form-data; name=a\r\n\r\n",
+			[]string{want("POST", "/m", "a", "HTTP/1.1", 48, false, false, "--XX\r\nContent-Disposition: form-data; name=a\r\n\r\n")}},
 		{"a head right at the limit", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX: " + strings.Repeat("a", testMaxHeaderBytes-len("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX: \r\n\r\n")) + "\r\n\r\n",
 			[]string{want("GET", "/", "a", "HTTP/1.1", 0, false, false, "")}},
 	}

@@ -53,6 +53,9 @@ var hostileRequests = []hostile{
 	{"bare LF in a chunk extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a\nabc\r\n0\r\n\r\n", 400, "bare LF in a chunk extension"},
 	{"obs-fold in a trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n b\r\n\r\n", 400, `obs-fold continuation line in trailer "X-T"`},
 	{"Content-Length as a trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n", 400, `field "Content-Length" is not allowed in a trailer section`},
+	{"chunk extensions over the line limit", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("e", 4096) + "\r\nx\r\n0\r\n\r\n", 400, "chunk extensions over 4000 bytes"},
+	{"chunk extensions adding up (net/http: too much non-data)", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		strings.Repeat("1;"+strings.Repeat("e", 100)+"\r\nx\r\n", 200) + "0\r\n\r\n", 400, "chunked body with too much framing"},
 	{"bare LF ending the trailers", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n\n", 400, "bare LF ending a line of the trailer section"},
 
 	// field lines

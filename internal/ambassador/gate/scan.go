@@ -46,10 +46,13 @@ const (
 )
 
 const (
-	maxName       = 64   // bytes of a field name kept for reasons
-	maxChunkLine  = 4096 // bytes of a chunk-size line, extensions included
-	maxChunkDigit = 15   // hex digits of a chunk size (under 2^60)
-	maxCLDigits   = 18   // decimal digits of a Content-Length (fits int64)
+	maxName      = 64   // bytes of a field name kept for reasons
+	maxChunkLine = 4000 // bytes of a chunk-size line, extensions included (net/http: under 4096)
+	// net/http refuses a chunked body whose framing, beyond 16 bytes per
+	// chunk plus twice the chunk's data, adds up to more than 16 KiB.
+	maxChunkExcess = 16 << 10
+	maxChunkDigit  = 15 // hex digits of a chunk size (under 2^60)
+	maxCLDigits    = 18 // decimal digits of a Content-Length (fits int64)
 )
 
 // scanner is the state of one connection's request stream. Only the
@@ -81,6 +84,7 @@ type scanner struct {
 
 	left   int64 // bytes left in the body or the chunk
 	line   int   // bytes of the current chunk-size line
+	excess int64 // chunk framing overhead, counted as net/http counts it
 	digits int   // hex digits of the current chunk size
 }
 
@@ -89,7 +93,7 @@ func (s *scanner) beginHead() {
 	s.buf = s.buf[:0]
 	s.size, s.vlen, s.fields, s.trailer = 0, 0, 0, false
 	s.seenHost, s.seenCL, s.seenTE, s.chunked, s.upgrade = false, false, false, false, false
-	s.contentLength = 0
+	s.contentLength, s.excess = 0, 0
 }
 
 // headBytes counts n more bytes of the head or trailer section.
