@@ -2,7 +2,6 @@ package gate
 
 import (
 	"net/url"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -94,9 +93,10 @@ func checkTarget(h *Head) *Error {
 		return refuse("request-target %s is not a valid URI", quote([]byte(t)))
 	case u.Host == "":
 		return refuse("absolute-form request-target %s has no host", quote([]byte(t)))
-	case h.Host != "" && !strings.EqualFold(u.Host, h.Host):
-		return refuse("absolute-form host %s differs from Host header %s", quote([]byte(u.Host)), quote([]byte(h.Host)))
 	}
+	// An absolute-form host that differs from Host is refused by the
+	// pipeline, which compares the two once both are normalised (and after
+	// it has said what is wrong with a host it cannot accept at all).
 	return nil
 }
 
@@ -111,16 +111,15 @@ func checkPath(t string) *Error {
 	return nil
 }
 
-// checkAuthority accepts a CONNECT target of the form host:port, and
-// nothing around it, that matches Host when Host is given.
+// checkAuthority accepts a CONNECT target that net/http's parser accepts
+// (an authority, as "http://" + target parses) without userinfo. Whether
+// it is a usable host:port, and whether it matches Host, the pipeline
+// decides, with a reason naming what is wrong.
 func checkAuthority(h *Head) *Error {
 	t := h.Target
 	u, err := url.ParseRequestURI("http://" + t)
-	if err != nil || u.Host != t || u.User != nil || u.Port() == "" || u.Hostname() == "" {
+	if err != nil || u.User != nil || u.Path != "" || u.RawQuery != "" {
 		return refuse("CONNECT request-target %s is not host:port", quote([]byte(t)))
-	}
-	if h.Host != "" && !strings.EqualFold(t, h.Host) {
-		return refuse("CONNECT target %s differs from Host header %s", quote([]byte(t)), quote([]byte(h.Host)))
 	}
 	return nil
 }

@@ -82,23 +82,13 @@ var hostileRequests = []hostile{
 	{"empty Host", "GET / HTTP/1.1\r\nHost: \r\n\r\n", 400, "empty Host header"},
 	{"space in Host (capture: door slots)", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, `invalid Host header "a b"`},
 	{"slash in Host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, "invalid Host header"},
-	{"absolute-form differs from Host", "GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n", 400, `absolute-form host "a.example" differs from Host header "b.example"`},
-	{"absolute-form differs from Host (capture: decoy)", "GET http://decoy.test/abs-decoy HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n", 400, `absolute-form host "decoy.test" differs from Host header "allowed.test"`},
-	{"absolute-form differs from Host (capture: allowed)", "GET http://allowed.test/abs-allowed HTTP/1.1\r\nHost: decoy.test\r\nConnection: close\r\n\r\n", 400, `absolute-form host "allowed.test" differs`},
-	{"absolute-form port differs from Host (attack: forward door)", "GET http://localhost:8080/api/../x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, `absolute-form host "localhost:8080" differs from Host header "localhost"`},
-	{"userinfo before another host (attack)", "GET http://localhost:8080@127.0.0.1:9/api HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, `absolute-form host "127.0.0.1:9" differs`},
-	{"metadata address (attack)", "GET http://localhost@169.254.169.254/ HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, `absolute-form host "169.254.169.254" differs`},
-	{"IPv6 zone id (attack)", "GET http://[fe80::1%25eth0]/ HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, "differs from Host header"},
-	{"decimal IPv4 (attack)", "GET http://2852039166/ HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, "differs from Host header"},
-	{"https in absolute form (attack)", "GET https://localhost:8080/api HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, "differs from Host header"},
-	{"unknown scheme (attack)", "GET ftp://example.invalid/ HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, "differs from Host header"},
-	{"percent-encoded host (attack)", "GET http://%ff.invalid/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, `absolute-form host "\xff.invalid" differs`},
-	{"unicode host (attack)", "GET http://\u00e9xample.invalid/%22%7d HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, "differs from Host header"},
-	{"empty host (attack)", "GET http://:80/ HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, "differs from Host header"},
+	// An absolute-form or CONNECT target whose host differs from Host, and
+	// a CONNECT target that is no usable host:port, pass the gate: the
+	// pipeline refuses them once it has normalised both (the ambassador's
+	// attack tests and the proxy's tests hold those cases).
 	{"absolute-form without authority", "GET http:/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, `absolute-form request-target "http:/x" has no host`},
 	{"opaque absolute-form", "GET mailto:a@b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "has no host"},
 	{"unbalanced bracket (attack)", "GET http://[::1/ HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n", 400, `request-target "http://[::1/" is not a valid URI`},
-	{"quote in host (attack)", "GET http://exa\"mple.invalid/%0a HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, `absolute-form host "exa\"mple.invalid" differs`},
 
 	// request line
 	{"empty line before the request line", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "empty line before the request line"},
@@ -123,10 +113,8 @@ var hostileRequests = []hostile{
 	{"asterisk-form with GET (attack)", "GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, `request-target "*" is only for OPTIONS, not "GET"`},
 	{"relative target", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400, `request-target "a/b" is not a valid URI`},
 	{"CONNECT in origin-form", "CONNECT /x HTTP/1.1\r\nHost: a:443\r\n\r\n", 400, `CONNECT request-target "/x" is not host:port`},
-	{"CONNECT without a port", "CONNECT a.example HTTP/1.1\r\nHost: a.example\r\n\r\n", 400, "is not host:port"},
 	{"CONNECT with userinfo", "CONNECT u@a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 400, "is not host:port"},
 	{"CONNECT with a path", "CONNECT a.example:443/x HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 400, "is not host:port"},
-	{"CONNECT target differs from Host", "CONNECT a.example:443 HTTP/1.1\r\nHost: b.example:443\r\n\r\n", 400, `CONNECT target "a.example:443" differs from Host header "b.example:443"`},
 
 	// not HTTP at all (capture: TLS, DNS over TCP, raw TCP payloads)
 	{"TLS ClientHello (capture)", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 400, "request line starts with byte 0x16, not a method"},
