@@ -361,11 +361,24 @@ func TestAttackForwardDoorHosts(t *testing.T) {
 		{"quote in host", `http://exa"mple.invalid/`, 400, "invalid character"},
 		{"IDN label that is not valid", "http://a\u200db.invalid/", 400, "invalid host"},
 		{"unicode host becomes punycode", "http://\u00e9xample.invalid/", 403, "xn--xample-9ua.invalid"},
+		{"Host header that differs from the absolute-form host", "http://" + mapped + "/api#evil.invalid", 400, `differs from Host header \"evil.invalid\"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(up.requests())
-			res := sendRaw(t, r.forward(), "GET "+tc.url+" HTTP/1.1\r\nHost: evil.invalid\r\nConnection: close\r\n\r\n")
+			// The Host header names the URI's host, as a client sends it: the
+			// gate refuses a request whose two hosts differ (the last case).
+			host := authorityHost(tc.url)
+			switch tc.name {
+			case "quote in host", "IDN label that is not valid":
+				host = "evil.invalid" // not a valid Host header: the target's host is refused first
+			case "unicode host becomes punycode":
+				host = "xn--xample-9ua.invalid" // what a client sends (a raw non-ASCII Host is refused)
+			}
+			if strings.HasSuffix(tc.url, "#evil.invalid") {
+				tc.url, host = strings.TrimSuffix(tc.url, "#evil.invalid"), "evil.invalid"
+			}
+			res := sendRaw(t, r.forward(), "GET "+tc.url+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
 			if res.status != tc.status {
 				t.Fatalf("status %d, want %d (reason %q)", res.status, tc.status, res.header.Get("X-Meshlite-Reason"))
 			}
@@ -388,6 +401,22 @@ func TestAttackForwardDoorHosts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// authorityHost is the host and port of an absolute URI as its Host header
+// carries them (no userinfo), or "localhost" for an origin-form target.
+func authorityHost(uri string) string {
+	_, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return "localhost"
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return rest
 }
 
 func TestAttackConnectToOwnAndLoopbackAddresses(t *testing.T) {
@@ -547,7 +576,7 @@ func TestAttackHopByHopAndForwardingHeaders(t *testing.T) {
 		"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.invalid\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\n\r\n"
 	tests := []struct{ name, addr, head string }{
 		{"local door", r.local(), "GET /api/h HTTP/1.1\r\nHost: localhost\r\n"},
-		{"forward door", r.forward(), fmt.Sprintf("GET http://localhost:%d/api/h HTTP/1.1\r\nHost: evil.invalid\r\n", r.door)},
+		{"forward door", r.forward(), fmt.Sprintf("GET http://localhost:%d/api/h HTTP/1.1\r\nHost: localhost:%d\r\n", r.door, r.door)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -583,9 +612,12 @@ func TestAttackSmugglingIsFramedOnce(t *testing.T) {
 		status    int
 		upstream  int // requests the upstream must receive
 	}{
-		{"content-length and chunked: chunked wins, the rest is the next request",
+		// Content-Length with Transfer-Encoding, and obs-fold, are refused
+		// outright (RFC 9112 sections 6.1 and 5.2 allow either): nothing
+		// reaches the upstream and the connection closes.
+		{"content-length and chunked are refused",
 			"POST /api/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
-				"GET /api/smuggled HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 200, 2},
+				"GET /api/smuggled HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400, 0},
 		{"two different content-lengths", "POST /api/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400, 0},
 		{"content-length list", "POST /api/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5, 5\r\n\r\nabcde", 400, 0},
 		{"signed content-length", "POST /api/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: +5\r\n\r\nabcde", 400, 0},
@@ -594,7 +626,7 @@ func TestAttackSmugglingIsFramedOnce(t *testing.T) {
 		{"space before the colon", "POST /api/s HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400, 0},
 		{"two Host headers", "GET /api/s HTTP/1.1\r\nHost: localhost\r\nHost: evil.invalid\r\n\r\n", 400, 0},
 		{"bare CR inside a header", "GET /api/s HTTP/1.1\r\nHost: localhost\r\nX-A: a\rb\r\n\r\n", 400, 0},
-		{"obs-fold is unfolded", "GET /api/s HTTP/1.1\r\nHost: localhost\r\nX-Fold: a\r\n b\r\nConnection: close\r\n\r\n", 200, 1},
+		{"obs-fold is refused", "GET /api/s HTTP/1.1\r\nHost: localhost\r\nX-Fold: a\r\n b\r\nConnection: close\r\n\r\n", 400, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -29,7 +28,7 @@ type limits struct {
 // door is one HTTP server: on one address, or for a local mapping door on
 // 127.0.0.1 and [::1] at the same port.
 type door struct {
-	srv   *http.Server
+	srv   *proxy.Door
 	addrs []netip.AddrPort
 }
 
@@ -50,15 +49,14 @@ func newDoors(h *proxy.Handler, l limits, log *slog.Logger) *doors {
 	return &doors{h: h, limits: l, log: log, local: make(map[uint16]*door)}
 }
 
-// serve serves handler on lns, which share the door's connection cap.
-func (d *doors) serve(lns []net.Listener, handler http.Handler) *door {
-	srv := d.server(handler)
+// serve serves srv on lns, which share the door's connection cap.
+func (d *doors) serve(lns []net.Listener, srv *proxy.Door) *door {
 	dr := &door{srv: srv}
 	for _, ln := range loopback.Cap(lns, d.limits.maxConnections) {
 		addr := addrPortOf(ln.Addr())
 		dr.addrs = append(dr.addrs, addr)
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 				d.log.Error("door stopped", "addr", addr.String(), "err", err)
 			}
 		}()
@@ -75,23 +73,19 @@ func openError(err error) error {
 }
 
 // server is the HTTP server of one door, with the client-side limits.
-func (d *doors) server(handler http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           handler,
+func (d *doors) server(name string, port uint16) *proxy.Door {
+	return d.h.NewDoor(name, port, proxy.Limits{
 		ReadHeaderTimeout: d.limits.readHeaderTimeout,
 		IdleTimeout:       d.limits.idleTimeout,
 		MaxHeaderBytes:    d.limits.maxHeaderBytes,
-		// OPTIONS * goes through the pipeline like any other request.
-		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
+	})
 }
 
 // openTransparent opens the transparent door; its addresses count as the
 // ambassador's own from then on.
 func (d *doors) openTransparent(addr string, detect time.Duration) (*transparent.Door, error) {
 	td, err := transparent.Open(transparent.Options{
-		Addr: addr, Handler: d.h, Server: d.server(d.h.Door(proxy.DoorTransparent, 0)),
+		Addr: addr, Handler: d.h, HTTP: d.server(proxy.DoorTransparent, 0), MaxHeaderBytes: d.limits.maxHeaderBytes,
 		DetectTimeout: detect, MaxConnections: d.limits.maxConnections, Self: d.self, Logger: d.log,
 	})
 	if err != nil {
@@ -112,7 +106,7 @@ func (d *doors) openForward(addr string) error {
 	if err != nil {
 		return fmt.Errorf("ambassador: cannot open door on %s: %w", addr, errors.Unwrap(err))
 	}
-	dr := d.serve([]net.Listener{ln}, d.h.Door(proxy.DoorForward, 0))
+	dr := d.serve([]net.Listener{ln}, d.server(proxy.DoorForward, 0))
 	d.mu.Lock()
 	d.forward = dr
 	d.mu.Unlock()
@@ -139,7 +133,7 @@ func (d *doors) open(ports []uint16) error {
 			}
 			return openError(err)
 		}
-		dr := d.serve(lns, d.h.Door(proxy.DoorLocal, p))
+		dr := d.serve(lns, d.server(proxy.DoorLocal, p))
 		d.local[p] = dr
 		opened = append(opened, p)
 		for _, a := range dr.addrs {
@@ -211,9 +205,7 @@ func (d *doors) shutdown(ctx context.Context) {
 	}
 	for _, dr := range all {
 		wg.Go(func() {
-			if err := dr.srv.Shutdown(ctx); err != nil {
-				dr.srv.Close()
-			}
+			dr.srv.Shutdown(ctx)
 		})
 	}
 	wg.Wait()

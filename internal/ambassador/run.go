@@ -48,7 +48,7 @@ func Run(ctx context.Context, cfg config.Ambassador, stdout, stderr io.Writer) e
 		return err
 	}
 	defer auditLog.Close()
-	transport := upstream.New(upstream.Options{
+	transport := upstream.NewClient(upstream.Options{
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
 		DialTimeout:         cfg.DialTimeout,
 		DefaultTimeout:      cfg.UpstreamTimeout,

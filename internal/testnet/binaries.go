@@ -66,7 +66,7 @@ func MainWithCommands(m *testing.M, bins map[string]string, names ...string) int
 	}
 	code := m.Run()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := goleak.Find(FasthttpLeaks()...); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			return 1
 		}

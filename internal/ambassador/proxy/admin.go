@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -51,7 +52,7 @@ func (h *Handler) Explain(r *http.Request, rawURL, method string) Explanation {
 		}
 		return x.decided(dec, nil, hostPort(dec.Host, port, 0), port)
 	}
-	dest, err := destinationOf(&http.Request{Method: method, URL: u, Host: u.Host}, &door{name: DoorExplain})
+	dest, err := destinationOf(head{method: method, url: u, host: u.Host}, &door{name: DoorExplain}, netip.AddrPort{})
 	if err != nil {
 		return x.failed(err)
 	}

@@ -2,7 +2,7 @@ package proxy
 
 import (
 	"net"
-	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,34 +22,74 @@ type destination struct {
 	local    bool // arrived at a local mapping door
 }
 
-// destinationOf reads the destination of a non-CONNECT request.
-func destinationOf(r *http.Request, d *door) (destination, error) {
-	if err := checkPath(r.URL.Path); err != nil {
+// head is what the pipeline reads of a request: its method, its target
+// as net/url parses it (as net/http's server did), and its one Host header,
+// all from the gate's checked head rather than from the HTTP engine's own
+// (normalised) view.
+type head struct {
+	method string
+	url    *url.URL
+	host   string // the Host header as sent
+}
+
+// headOf parses a checked request-target the way net/http's server does.
+func headOf(method, target, host string) (head, error) {
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return head{method: method, host: host}, badRequest("request target " + strconv.Quote(truncate(target)) + " is not a valid URI")
+	}
+	return head{method: method, url: u, host: host}, nil
+}
+
+// destinationOf reads the destination of a non-CONNECT request. orig is
+// where the app connected to, at the transparent door.
+func destinationOf(r head, d *door, orig netip.AddrPort) (destination, error) {
+	if err := checkPath(r.url.Path); err != nil {
 		return destination{}, err
 	}
-	dest := destination{path: policy.CleanPath(r.URL.Path), rawQuery: r.URL.RawQuery}
+	dest := destination{path: policy.CleanPath(r.url.Path), rawQuery: r.url.RawQuery}
 	if d.name == DoorLocal {
 		dest.scheme, dest.port, dest.local = "http", d.port, true
-		dest.host = localHost(r.Host)
+		dest.host = localHost(r.host)
 		return dest, nil
 	}
 	if d.name == DoorTransparent {
-		return transparentDestination(r, dest)
+		return transparentDestination(r, dest, orig)
 	}
-	if !r.URL.IsAbs() {
+	if !r.url.IsAbs() {
 		return dest, badRequest("the forward-proxy door takes absolute-form requests (GET http://host/path) " +
 			"or CONNECT host:port; for origin-form requests call a local mapping port")
 	}
-	if r.URL.Scheme != "http" {
-		return dest, badRequest("scheme " + strconv.Quote(r.URL.Scheme) +
+	if r.url.Scheme != "http" {
+		return dest, badRequest("scheme " + strconv.Quote(r.url.Scheme) +
 			" is not proxied in absolute form: send https through CONNECT, use http otherwise")
 	}
-	host, port, err := policy.SplitHostPort(r.URL.Host, 80)
+	host, port, err := policy.SplitHostPort(r.url.Host, 80)
 	if err != nil {
+		return dest, err
+	}
+	if err := sameHost(r.url.Host, host, port, r.host); err != nil {
 		return dest, err
 	}
 	dest.scheme, dest.host, dest.port = "http", host, port
 	return dest, nil
+}
+
+// sameHost refuses a Host header that names another host than the
+// request's target (authority, normalised as host and port): the request
+// is decided and sent on the target alone, and a second, different name
+// in the same request is what request-smuggling and cache-poisoning
+// attacks are made of. A Host without a port matches any port.
+func sameHost(authority, host string, port uint16, header string) error {
+	if header == "" {
+		return nil
+	}
+	hh, hp, err := policy.SplitHostPort(header, port)
+	if err != nil || hh != host || hp != port {
+		return badRequest("target host " + strconv.Quote(truncate(authority)) +
+			" differs from Host header " + strconv.Quote(truncate(header)))
+	}
+	return nil
 }
 
 // String renders the destination as the URL the client asked for.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/pkg/policy"
 )
@@ -39,6 +41,8 @@ func statusOf(err error) (int, string) {
 		bodyErr    *clientBodyError
 	)
 	switch {
+	case errors.Is(err, errShutDown):
+		return http.StatusServiceUnavailable, strings.TrimPrefix(err.Error(), "proxy: ")
 	case errors.As(err, &reqErr):
 		return reqErr.status, reqErr.msg
 	case errors.As(err, &inputErr):
@@ -68,15 +72,19 @@ func statusOf(err error) (int, string) {
 	}
 }
 
-// writeError answers with status, the reason as a one-line plain-text body
-// and in the X-Meshlite-Reason header.
+// writeReason answers with status, the reason as a one-line plain-text
+// body and in the X-Meshlite-Reason header, replacing any answer set.
+func writeReason(resp *fasthttp.Response, status int, reason string) {
+	resp.Reset()
+	resp.SetStatusCode(status)
+	resp.Header.Set("X-Meshlite-Reason", headerSafe(reason))
+	resp.Header.SetContentType("text/plain; charset=utf-8")
+	resp.Header.Set("X-Content-Type-Options", "nosniff")
+	resp.SetBodyString(oneLine(reason) + "\n")
+}
+
+// writeError is writeReason for the admin server's net/http handlers.
 func writeError(w http.ResponseWriter, status int, reason string) {
-	if rec, ok := w.(*recorder); ok {
-		if rec.wrote {
-			return // the answer has begun; the reason goes to the audit line only
-		}
-		rec.reason = reason
-	}
 	h := w.Header()
 	h.Set("X-Meshlite-Reason", headerSafe(reason))
 	h.Set("Content-Type", "text/plain; charset=utf-8")

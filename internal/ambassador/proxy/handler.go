@@ -2,16 +2,15 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httputil"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -28,13 +27,20 @@ const (
 )
 
 // Upstream sends allowed requests and dials allowed tunnels, to the checked
-// addresses of the upstream.Target in the request context.
+// addresses of an upstream.Target only.
 type Upstream interface {
-	http.RoundTripper
+	// Do sends req to t, retrying as t allows, and fills resp; done ends
+	// the call once resp's body has been read.
+	Do(ctx context.Context, t *upstream.Target, req *fasthttp.Request, resp *fasthttp.Response) (done func(), err error)
 	DialTunnel(ctx context.Context, t *upstream.Target) (net.Conn, error)
+	// Dial dials t for a protocol switch, over TLS when isTLS is set.
+	Dial(ctx context.Context, t *upstream.Target, isTLS bool) (net.Conn, error)
+	// CloseIdleConnections closes pooled connections, so the next requests
+	// dial the addresses the current table checks.
+	CloseIdleConnections()
 }
 
-var _ Upstream = (*upstream.Transport)(nil)
+var _ Upstream = (*upstream.Client)(nil)
 
 // Options wire a Handler. Transport and Audit are required.
 type Options struct {
@@ -72,10 +78,14 @@ type Handler struct {
 	idleTimeout time.Duration
 	dialTimeout time.Duration // bounds name lookups
 	nodeID      string        // audit lines' node_id
-	rp          *httputil.ReverseProxy
 	ids         idSource
-	tunnels     tunnels
-	inflight    sync.WaitGroup
+	// calls is the context of every lookup and upstream call; Wait ends it
+	// when the grace is over, so that calls still waiting give up and
+	// leave their audit lines.
+	calls    context.Context
+	endCalls context.CancelCauseFunc
+	tunnels  tunnels
+	inflight sync.WaitGroup
 }
 
 // New builds a Handler serving state s.
@@ -116,14 +126,7 @@ func New(opts Options, s *State) *Handler {
 		nodeID:      opts.NodeID,
 	}
 	h.ids.init()
-	h.rp = &httputil.ReverseProxy{
-		Rewrite:        h.rewrite,
-		Transport:      opts.Transport,
-		ErrorHandler:   h.upstreamError,
-		ModifyResponse: stripOwnHeaders,
-		BufferPool:     copyBuffers,
-		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
-	}
+	h.calls, h.endCalls = context.WithCancelCause(context.Background())
 	h.Swap(s)
 	return h
 }
@@ -137,8 +140,8 @@ func (h *Handler) Swap(s *State) {
 	}
 	h.state.Store(s)
 	h.metrics.swapped(s)
-	if c, ok := h.transport.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+	if h.transport != nil {
+		h.transport.CloseIdleConnections()
 	}
 }
 
@@ -147,33 +150,6 @@ func (h *Handler) State() *State { return h.state.Load() }
 
 // Ready reports whether the ambassador has a table to serve, and if not, why.
 func (h *Handler) Ready() (bool, string) { return h.state.Load().ready() }
-
-// Door returns the handler for one door. port is the local mapping door's
-// port (0 for the forward door).
-func (h *Handler) Door(name string, port uint16) http.Handler {
-	return &door{h: h, name: name, port: port}
-}
-
-type door struct {
-	h    *Handler
-	name string
-	port uint16
-}
-
-func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d.h.inflight.Add(1)
-	defer d.h.inflight.Done()
-	if r.Method == http.MethodConnect {
-		d.h.tunnel(w, r, d)
-		return
-	}
-	if !d.h.serve(w, r, d) {
-		// The client went away (or half-closed, which the server cannot
-		// tell apart) before any answer: close the connection rather than
-		// let the server send an empty 200 for a request never made.
-		panic(http.ErrAbortHandler)
-	}
-}
 
 // Track counts a connection that a door hands over outside the HTTP
 // servers (the transparent door's streams) as in flight, so that Wait
@@ -194,24 +170,17 @@ func (h *Handler) Wait(ctx context.Context) {
 		return
 	case <-ctx.Done():
 	}
+	h.endCalls(errShutDown)
 	h.closeTunnels()
-	select { // closed tunnels write their audit lines at once
+	select { // closed tunnels and ended calls write their audit lines at once
 	case <-idle:
 	case <-time.After(time.Second):
 	}
 }
 
-// stripOwnHeaders removes X-Meshlite-* from upstream answers: only the
-// ambassador speaks with that prefix, so an upstream 403 never looks like a
-// policy denial.
-func stripOwnHeaders(resp *http.Response) error {
-	for k := range resp.Header {
-		if len(k) > 11 && strings.EqualFold(k[:11], "X-Meshlite-") {
-			delete(resp.Header, k)
-		}
-	}
-	return nil
-}
+// errShutDown ends the calls still in flight when the shutdown grace is
+// over.
+var errShutDown = errors.New("proxy: the ambassador shut down before the upstream answered")
 
 // copyBufferSize is the size of the buffers that copy bodies and tunnels.
 const copyBufferSize = 32 << 10
@@ -229,4 +198,19 @@ func (p *bufferPool) Put(b []byte) {
 	if cap(b) == copyBufferSize {
 		p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 	}
+}
+
+// startSpan starts the request's span. Without a tracer provider and
+// without an incoming trace context there is nothing to record or pass on:
+// the span is then nil, which costs nothing.
+func (h *Handler) startSpan(ctx context.Context, hdr *fasthttp.RequestHeader) trace.Span {
+	traced := len(hdr.Peek("Traceparent")) > 0
+	if !h.tracing && !traced {
+		return nil
+	}
+	if traced {
+		ctx = h.propagator.Extract(ctx, requestCarrier{hdr})
+	}
+	_, span := h.tracer.Start(ctx, "meshlite.proxy", trace.WithSpanKind(trace.SpanKindClient))
+	return span
 }

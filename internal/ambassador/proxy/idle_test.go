@@ -55,7 +55,7 @@ func relayHandler(t *testing.T, idle time.Duration) *Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return New(Options{Transport: upstream.New(upstream.Options{}), Audit: a, TunnelIdleTimeout: idle},
+	return New(Options{Transport: upstream.NewClient(upstream.Options{}), Audit: a, TunnelIdleTimeout: idle},
 		&State{Origin: "test", Pending: "test"})
 }
 

@@ -60,9 +60,30 @@ type env struct {
 	h        *Handler
 	auditLog *audit.Logger
 	sink     *lines
-	forward  *httptest.Server
-	local    *httptest.Server
+	forward  *testDoor
+	local    *testDoor
 	doorPort uint16
+}
+
+// testDoor is a door served on a loopback listener.
+type testDoor struct {
+	URL      string
+	Listener net.Listener
+	door     *Door
+}
+
+// serveDoor serves door name (local port port) on ln until the test ends.
+func serveDoor(t testing.TB, h *Handler, name string, port uint16, ln net.Listener) *testDoor {
+	d := h.NewDoor(name, port, Limits{ReadHeaderTimeout: 10 * time.Second})
+	go d.Serve(ln)
+	return &testDoor{URL: "http://" + ln.Addr().String(), Listener: ln, door: d}
+}
+
+// Close stops the door and waits for its requests.
+func (d *testDoor) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.door.Shutdown(ctx)
 }
 
 // newEnv compiles table (with {{DOOR}} replaced by the local door's port);
@@ -76,18 +97,15 @@ func newEnv(t *testing.T, table string, resolver policy.Resolver, tune ...func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := upstream.New(upstream.Options{})
+	tr := upstream.NewClient(upstream.Options{})
 	t.Cleanup(tr.CloseIdleConnections)
 	opts := Options{Transport: tr, Audit: e.auditLog}
 	for _, f := range tune {
 		f(&opts)
 	}
 	e.h = New(opts, e.compile(table, resolver))
-	e.local = httptest.NewUnstartedServer(e.h.Door(DoorLocal, e.doorPort))
-	e.local.Listener.Close()
-	e.local.Listener = ln
-	e.local.Start()
-	e.forward = httptest.NewServer(e.h.Door(DoorForward, 0))
+	e.local = serveDoor(t, e.h, DoorLocal, e.doorPort, ln)
+	e.forward = serveDoor(t, e.h, DoorForward, 0, testnet.Listen(t))
 	// The audit writer stops last, once no door can log (Close may run
 	// twice: audit() closes it to flush).
 	t.Cleanup(func() { e.local.Close(); e.forward.Close(); _ = e.auditLog.Close() })

@@ -2,18 +2,18 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meshlite/meshlite/internal/ambassador/audit"
-	"github.com/meshlite/meshlite/internal/ambassador/upstream"
+	"github.com/meshlite/meshlite/internal/ambassador/gate"
 	"github.com/meshlite/meshlite/pkg/policy"
 	"github.com/meshlite/meshlite/pkg/routes"
 )
@@ -26,144 +26,187 @@ type plan struct {
 	port     uint16
 }
 
-// serve runs one HTTP request through the pipeline. It reports false when
-// the client went away before anything was sent.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, d *door) (answered bool) {
-	start := time.Now()
-	st := h.state.Load()
-	e := h.entry(r, d, st, start)
-	rec := &recorder{ResponseWriter: w, register: h.tunnels.add, idleTimeout: h.idleTimeout}
-	body := &countingBody{ReadCloser: r.Body}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = body
+// exchange is one request on its way through the pipeline: what the audit
+// line, the metrics and the span will say once it ends.
+type exchange struct {
+	h       *Handler
+	ctx     *fasthttp.RequestCtx
+	e       *audit.Entry
+	start   time.Time
+	span    trace.Span
+	status  int             // sent to the client; 0 until an answer is set
+	reason  string          // why the answer is what it is, when not the decision's
+	in      *countingReader // the request body, when it has one
+	bytesIn int64           // bytes relayed from the client, for tunnels and upgrades
+	out     int64           // body bytes sent to the client
+	// upgradeHead is the upstream's 101 answer to a protocol switch.
+	upgradeHead *fasthttp.ResponseHeader
+}
+
+// serve is the door's request handler: the gate's checked head, then the
+// pipeline. A request whose answer streams ends when its body has been
+// sent, after serve returns.
+func (d *door) serve(ctx *fasthttp.RequestCtx) {
+	h := d.h
+	h.inflight.Add(1)
+	// The head has been read: the body is bounded by the upstream's pace
+	// and the route timeout, not by the head's read timeout.
+	ctx.SetReadDeadline(time.Time{})
+	c, _ := ctx.Conn().(*doorConn)
+	if c == nil {
+		h.inflight.Done()
+		ctx.SetConnectionClose()
+		ctx.Error("proxy: connection without the gate", fasthttp.StatusInternalServerError)
+		return
 	}
-
-	ctx, span := h.startSpan(r)
-	defer span.End()
-	defer func() {
-		if v := recover(); v != nil {
-			// the reverse proxy aborts (http.ErrAbortHandler) when the
-			// upstream's body breaks off after the status went out: the
-			// request still leaves its line before the connection drops.
-			rec.reason = "the upstream's answer broke off after the status was sent"
-			h.finish(e, rec, body.n, start, span)
-			panic(v)
-		}
-	}()
-
-	dest, err := destinationOf(r, d)
+	gh, ok := c.Next()
+	if !ok {
+		h.inflight.Done()
+		ctx.SetConnectionClose()
+		ctx.Error("proxy: request without a checked head", fasthttp.StatusInternalServerError)
+		return
+	}
+	if gh.Method == http.MethodConnect {
+		d.tunnel(ctx, c, gh)
+		return
+	}
+	if gh.Upgrade {
+		// the gate checks no byte after a head that asks for a protocol
+		// switch: the connection ends with this request unless it switches.
+		ctx.SetConnectionClose()
+	}
+	x := h.newExchange(ctx, d, c.orig)
+	r, err := headOf(gh.Method, gh.Target, gh.Host)
+	var dest destination
 	if err == nil {
-		e.URL = dest.String()
+		dest, err = destinationOf(r, d, c.orig)
+	}
+	if err == nil {
+		x.e.URL = dest.String()
 	} else {
-		e.URL = truncate(r.RequestURI)
+		x.e.URL = truncate(gh.Target)
 	}
 	var p plan
 	if err == nil {
-		p, err = h.plan(ctx, st, r.Method, dest)
+		p, err = h.plan(x.traceCtx(), h.state.Load(), gh.Method, dest)
 	}
-	h.fillDecision(e, &p)
+	h.fillDecision(x.e, &p)
 	switch {
 	case err != nil:
-		h.fail(rec, err)
+		x.fail(err)
 	case p.decision.Result == policy.Deny:
-		writeError(rec, http.StatusForbidden, p.decision.Reason)
+		x.writeError(http.StatusForbidden, p.decision.Reason)
+	case gh.Upgrade:
+		h.upgrade(x, c, &p)
+		return
 	default:
-		h.forward(ctx, rec, r, e, &p)
-	}
-	h.finish(e, rec, body.n, start, span)
-	return rec.wrote || rec.status != StatusClientClosed
-}
-
-// entry starts the audit line of a request; at the transparent door it
-// carries where the app was connecting to.
-func (h *Handler) entry(r *http.Request, d *door, st *State, start time.Time) *audit.Entry {
-	e := &audit.Entry{
-		Time: start, ID: h.ids.next(), Door: d.name, Client: r.RemoteAddr, Method: r.Method,
-		Workload: st.workload(), NodeID: h.nodeID,
-	}
-	if d.name == DoorTransparent {
-		if orig, ok := originalDst(r.Context()); ok {
-			e.OriginalDst = orig.String()
+		if h.forward(x, &p) {
+			return // the answer streams; it finishes when sent
 		}
 	}
-	return e
+	x.finish()
 }
 
-// startSpan starts the request's span. Without a tracer provider and
-// without an incoming trace context there is nothing to record or pass on:
-// the span is then the context's no-op span, which costs nothing.
-func (h *Handler) startSpan(r *http.Request) (context.Context, trace.Span) {
-	ctx := r.Context()
-	traced := r.Header.Get("Traceparent") != ""
-	if !h.tracing && !traced {
-		return ctx, trace.SpanFromContext(ctx)
+// newExchange starts the audit line and span of a request.
+func (h *Handler) newExchange(ctx *fasthttp.RequestCtx, d *door, orig netip.AddrPort) *exchange {
+	start := time.Now()
+	st := h.state.Load()
+	x := &exchange{h: h, ctx: ctx, start: start}
+	x.e = &audit.Entry{
+		Time: start, ID: h.ids.next(), Door: d.name, Client: ctx.RemoteAddr().String(),
+		Method: string(ctx.Method()), Workload: st.workload(), NodeID: h.nodeID,
 	}
-	if traced {
-		ctx = h.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	if d.name == DoorTransparent && orig.IsValid() {
+		x.e.OriginalDst = orig.String()
 	}
-	return h.tracer.Start(ctx, "meshlite.proxy", trace.WithSpanKind(trace.SpanKindClient))
+	x.span = h.startSpan(ctx, &ctx.Request.Header)
+	return x
 }
 
-// forward sends an allowed request upstream.
-func (h *Handler) forward(ctx context.Context, rec *recorder, r *http.Request, e *audit.Entry, p *plan) {
-	t := &upstream.Target{
-		Host:  p.decision.Host,
-		Port:  p.port,
-		Addrs: p.decision.Addrs,
-		Route: routeName(p.route),
-		Retry: h.retryFor(p.route),
+// traceCtx is the context of the request's lookups and upstream call: it
+// carries the span, if any, and ends when the shutdown grace is over. It
+// is not the server's request context, which ends as soon as the door
+// begins to shut down (in-flight requests are let finish) and which the
+// upstream client would need a goroutine to watch.
+func (x *exchange) traceCtx() context.Context {
+	if x.span == nil {
+		return x.h.calls
 	}
-	out := r.WithContext(upstream.WithTarget(ctx, t))
-	out.URL = p.upstream
-	out.Host = ""
-	out.RequestURI = ""
-	defer func() { e.Attempts, e.Upstream = t.Attempts, t.Upstream }() // also when the reverse proxy aborts
-	h.rp.ServeHTTP(rec, out)
-}
-
-func (h *Handler) retryFor(r *routes.Compiled) upstream.Retry {
-	if r == nil {
-		return upstream.Retry{Attempts: 1, Timeout: h.timeout}
-	}
-	timeout := r.Timeout
-	if timeout == 0 {
-		timeout = h.timeout
-	}
-	return upstream.Retry{
-		Attempts:      max(r.Attempts, 1),
-		PerTryTimeout: r.PerTryTimeout,
-		Timeout:       timeout,
-		On:            r.On,
-		NonIdempotent: r.NonIdempotent,
-	}
-}
-
-// rewrite finishes the outgoing request: the URL was set by forward, so only
-// the trace context is added. Hop-by-hop and X-Forwarded headers are already
-// stripped by the reverse proxy.
-func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
-	pr.Out.Host = ""
-	if sc := trace.SpanContextFromContext(pr.Out.Context()); sc.IsValid() {
-		h.propagator.Inject(pr.Out.Context(), propagation.HeaderCarrier(pr.Out.Header))
-	}
-}
-
-// upstreamError is the reverse proxy's error handler.
-func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	h.fail(w, err)
+	return trace.ContextWithSpan(x.h.calls, x.span)
 }
 
 // fail answers err with the status and reason of statusOf.
-func (h *Handler) fail(w http.ResponseWriter, err error) {
-	status, reason := statusOf(err)
-	if rec, ok := w.(*recorder); ok {
-		rec.reason = reason
-		if status == StatusClientClosed {
-			rec.status = status
-			return
-		}
+func (x *exchange) fail(err error) {
+	if errors.Is(err, context.Canceled) && context.Cause(x.h.calls) != nil {
+		err = context.Cause(x.h.calls)
 	}
-	writeError(w, status, reason)
+	status, reason := statusOf(err)
+	x.reason = reason
+	if status == StatusClientClosed {
+		x.status = status
+		x.ctx.SetConnectionClose()
+		return
+	}
+	x.writeError(status, reason)
+}
+
+// writeError answers with status and the reason.
+func (x *exchange) writeError(status int, reason string) {
+	x.reason = reason
+	x.status = status
+	writeReason(&x.ctx.Response, status, reason)
+	x.out = int64(len(x.ctx.Response.Body()))
+}
+
+// finish writes the audit line, metrics and span attributes, and ends the
+// request's in-flight count.
+func (x *exchange) finish() {
+	h, e := x.h, x.e
+	defer h.inflight.Done()
+	e.Status = x.status
+	if e.Status == 0 {
+		e.Status = http.StatusOK
+	}
+	if x.reason != "" && (e.Reason == "" || e.Decision != policy.Deny.String()) {
+		e.Reason = x.reason
+	}
+	e.Duration = time.Since(x.start)
+	e.BytesIn = x.bytesIn
+	if x.in != nil {
+		e.BytesIn += x.in.n
+	}
+	e.BytesOut = x.out
+	if x.span != nil {
+		if sc := x.span.SpanContext(); sc.HasTraceID() {
+			e.TraceID = sc.TraceID().String()
+		}
+		if x.span.IsRecording() {
+			x.span.SetAttributes(
+				attribute.String("http.request.method", e.Method),
+				attribute.Int("http.response.status_code", e.Status),
+				attribute.String("meshlite.decision", e.Decision),
+				attribute.String("meshlite.route", e.Route),
+			)
+		}
+		x.span.End()
+	}
+	h.metrics.observe(e)
+	h.audit.Log(e)
+}
+
+// rejected writes the audit line of a request the gate refused before it
+// reached the pipeline.
+func (d *door) rejected(c *gate.Conn, r *gate.Error) {
+	h := d.h
+	now := time.Now()
+	st := h.state.Load()
+	e := &audit.Entry{
+		Time: now, ID: h.ids.next(), Door: d.name, Client: c.RemoteAddr().String(),
+		Decision: policy.Deny.String(), Status: r.Status, Reason: r.Reason,
+		Workload: st.workload(), NodeID: h.nodeID,
+	}
+	h.metrics.observe(e)
+	h.audit.Log(e)
 }
 
 // plan matches the route table and asks the policy about dest.
@@ -217,31 +260,6 @@ func (h *Handler) fillDecision(e *audit.Entry, p *plan) {
 	if p.upstream != nil {
 		e.Target = truncate(p.upstream.String())
 	}
-}
-
-// finish writes the audit line, metrics and span attributes.
-func (h *Handler) finish(e *audit.Entry, rec *recorder, bytesIn int64, start time.Time, span trace.Span) {
-	e.Status = rec.code()
-	rec.endUpgrade()
-	if rec.reason != "" && (e.Reason == "" || e.Decision != policy.Deny.String()) {
-		e.Reason = rec.reason
-	}
-	e.Duration = time.Since(start)
-	e.BytesIn = bytesIn
-	e.BytesOut = rec.bytes
-	if sc := span.SpanContext(); sc.HasTraceID() {
-		e.TraceID = sc.TraceID().String()
-	}
-	if span.IsRecording() {
-		span.SetAttributes(
-			attribute.String("http.request.method", e.Method),
-			attribute.Int("http.response.status_code", e.Status),
-			attribute.String("meshlite.decision", e.Decision),
-			attribute.String("meshlite.route", e.Route),
-		)
-	}
-	h.metrics.observe(e)
-	h.audit.Log(e)
 }
 
 func routeName(r *routes.Compiled) string {

@@ -19,40 +19,34 @@ import (
 // other TCP as relayed streams.
 const DoorTransparent = "transparent"
 
-type originalDstKey struct{}
-
-// WithOriginalDst returns ctx carrying the address the app connected to
-// before the capture redirected the connection. The transparent door puts
-// it on every request it hands to the pipeline.
-func WithOriginalDst(ctx context.Context, dst netip.AddrPort) context.Context {
-	return context.WithValue(ctx, originalDstKey{}, dst)
-}
-
-func originalDst(ctx context.Context) (netip.AddrPort, bool) {
-	dst, ok := ctx.Value(originalDstKey{}).(netip.AddrPort)
-	return dst, ok
-}
-
 // transparentDestination reads the destination of a request the capture
 // redirected: the name from the request (the Host header, or the authority
 // of an absolute-form URI), the port the app connected to. A request with
 // no host is decided on the original address. The name is what the policy
 // judges and what is resolved and dialled: the original address is never
 // dialled on the strength of a name.
-func transparentDestination(r *http.Request, dest destination) (destination, error) {
-	orig, ok := originalDst(r.Context())
-	if !ok {
+func transparentDestination(r head, dest destination, orig netip.AddrPort) (destination, error) {
+	if !orig.IsValid() {
 		return dest, errors.New("proxy: transparent request without its original destination")
 	}
-	if r.URL.IsAbs() && r.URL.Scheme != "http" {
-		return dest, badRequest("scheme " + strconv.Quote(r.URL.Scheme) + " is not proxied in absolute form")
+	if r.url.IsAbs() && r.url.Scheme != "http" {
+		return dest, badRequest("scheme " + strconv.Quote(r.url.Scheme) + " is not proxied in absolute form")
 	}
 	dest.scheme, dest.port = "http", orig.Port()
-	if r.Host == "" {
+	if r.url.IsAbs() && r.url.Host != "" {
+		host, port, err := policy.SplitHostPort(r.url.Host, 80)
+		if err != nil {
+			return dest, err
+		}
+		if err := sameHost(r.url.Host, host, port, r.host); err != nil {
+			return dest, err
+		}
+	}
+	if r.host == "" {
 		dest.host = orig.Addr().String()
 		return dest, nil
 	}
-	host, _, err := policy.SplitHostPort(r.Host, orig.Port())
+	host, _, err := policy.SplitHostPort(r.host, orig.Port())
 	if err != nil {
 		return dest, err
 	}

@@ -6,30 +6,30 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/meshlite/meshlite/internal/ambassador/audit"
+	"github.com/meshlite/meshlite/internal/ambassador/gate"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/pkg/policy"
 )
 
 // tunnel serves CONNECT host:port: the same decision as any request, with no
-// upstream connection made before an allow; then bytes are copied both ways
-// and the audit line is written when the tunnel closes.
-func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
-	start := time.Now()
+// upstream connection made before an allow; then the client's connection
+// leaves the HTTP server, bytes are copied both ways and the audit line is
+// written when the tunnel closes. The gate checks nothing after a CONNECT
+// head, so a CONNECT that is not tunnelled closes its connection.
+func (d *door) tunnel(ctx *fasthttp.RequestCtx, c *doorConn, gh gate.Head) {
+	h := d.h
+	x := h.newExchange(ctx, d, c.orig)
+	x.e.URL = truncate(gh.Target)
+	ctx.SetConnectionClose()
 	st := h.state.Load()
-	e := h.entry(r, d, st, start)
-	e.URL = truncate(r.Host)
-	rec := &recorder{ResponseWriter: w}
-	ctx, span := h.tracer.Start(r.Context(), "meshlite.tunnel")
-	defer span.End()
-
 	var (
-		in, out int64
-		dec     policy.Decision
-		port    uint16
-		err     error
+		dec  policy.Decision
+		port uint16
+		err  error
 	)
 	switch d.name {
 	case DoorLocal: // refused before any lookup
@@ -38,24 +38,42 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, d *door) {
 		err = badRequest("CONNECT to a captured address is not proxied; send CONNECT to the forward-proxy door")
 	default:
 		var host string
-		if host, port, err = policy.SplitHostPort(r.Host, 0); err == nil {
-			dec, err = h.decideTunnel(ctx, st, host, port, http.MethodConnect)
+		if host, port, err = policy.SplitHostPort(gh.Target, 0); err == nil {
+			err = sameHost(gh.Target, host, port, gh.Host)
+		}
+		if err == nil {
+			dec, err = h.decideTunnel(x.traceCtx(), st, host, port, http.MethodConnect)
 		}
 	}
-	e.Decision, e.Reason, e.Rule = dec.Result.String(), dec.Reason, dec.Rule
+	x.e.Decision, x.e.Reason, x.e.Rule = dec.Result.String(), dec.Reason, dec.Rule
+	var up net.Conn
 	switch {
 	case err != nil:
-		h.fail(rec, err)
+		x.fail(err)
 	case dec.Result == policy.Deny:
-		writeError(rec, http.StatusForbidden, dec.Reason)
+		x.writeError(http.StatusForbidden, dec.Reason)
 	default:
-		in, out, err = h.splice(ctx, rec, e, dec, port)
-		if err != nil {
-			h.fail(rec, err)
+		if up, err = h.dialTunnel(x.traceCtx(), x.e, dec, port); err != nil {
+			x.fail(err)
 		}
 	}
-	rec.bytes = out
-	h.finish(e, rec, in, start, span)
+	if up == nil {
+		x.finish()
+		return
+	}
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(server net.Conn) {
+		defer up.Close()
+		client := hijacked(server, c)
+		defer x.finish()
+		c.Passthrough()
+		if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+			x.status, x.reason = StatusClientClosed, "client went away before the tunnel was established"
+			return
+		}
+		x.status = http.StatusOK
+		x.bytesIn, x.out = h.relay(x.e, client, up, client)
+	})
 }
 
 // decideTunnel decides a connection whose bytes the ambassador relays
@@ -77,33 +95,6 @@ func (h *Handler) dialTunnel(ctx context.Context, e *audit.Entry, dec policy.Dec
 	up, err := h.transport.DialTunnel(ctx, t)
 	e.Upstream, e.Attempts = t.Upstream, t.Attempts
 	return up, err
-}
-
-// splice dials the checked upstream, hijacks the client connection and
-// copies bytes both ways until either side closes.
-func (h *Handler) splice(ctx context.Context, rec *recorder, e *audit.Entry, dec policy.Decision, port uint16) (in, out int64, err error) {
-	up, err := h.dialTunnel(ctx, e, dec, port)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer up.Close()
-	client, buf, err := http.NewResponseController(rec.ResponseWriter).Hijack()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer client.Close()
-	rec.wrote = true
-	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-		rec.status = StatusClientClosed
-		return 0, 0, nil
-	}
-	rec.status = http.StatusOK
-	src := io.Reader(client)
-	if buf.Reader.Buffered() > 0 {
-		src = io.MultiReader(io.LimitReader(buf.Reader, int64(buf.Reader.Buffered())), client)
-	}
-	in, out = h.relay(e, client, up, src)
-	return in, out, nil
 }
 
 // relay copies src (the client's bytes) to up and up's answer to client

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -41,12 +40,14 @@ type Options struct {
 	// IPv4 loopback, the door also listens on [::1] at the same port, for
 	// redirected IPv6.
 	Addr string
-	// Handler runs the pipeline: HTTP requests through Server, streams
+	// Handler runs the pipeline: HTTP requests through HTTP, streams
 	// through ServeStream.
 	Handler *proxy.Handler
-	// Server serves the HTTP connections. Its Handler must be the
-	// pipeline's transparent door; Open sets its ConnContext.
-	Server *http.Server
+	// HTTP serves the HTTP connections: the pipeline's transparent door.
+	HTTP *proxy.Door
+	// MaxHeaderBytes bounds the request line read while sniffing (the HTTP
+	// door's own header limit, which it enforces after); 0 means 1 MiB.
+	MaxHeaderBytes int
 	// DetectTimeout bounds the wait for the first bytes of a connection.
 	// 0 means 1s.
 	DetectTimeout time.Duration
@@ -66,7 +67,6 @@ type Door struct {
 	log    *slog.Logger
 	lns    []net.Listener
 	addrs  []netip.AddrPort
-	http   *connListener
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -89,27 +89,15 @@ func Open(opts Options) (*Door, error) {
 	if opts.Self == nil {
 		opts.Self = func() []netip.AddrPort { return nil }
 	}
-	d := &Door{opts: opts, log: opts.Logger, maxLine: opts.Server.MaxHeaderBytes}
+	d := &Door{opts: opts, log: opts.Logger, maxLine: opts.MaxHeaderBytes}
 	if d.maxLine <= 0 {
-		d.maxLine = http.DefaultMaxHeaderBytes
+		d.maxLine = 1 << 20
 	}
 	if err := d.listen(); err != nil {
 		return nil, err
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.check.Store(&checkResult{reason: "transparent door: the start-up self-check has not finished"})
-	d.http = newConnListener(d.lns[0].Addr())
-	opts.Server.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if sc, ok := c.(*sniffedConn); ok {
-			return proxy.WithOriginalDst(ctx, sc.orig)
-		}
-		return ctx
-	}
-	d.wg.Go(func() {
-		if err := opts.Server.Serve(d.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("transparent door stopped serving HTTP", "err", err)
-		}
-	})
 	for _, ln := range d.lns {
 		d.wg.Go(func() { d.accept(ln) })
 	}
@@ -193,7 +181,7 @@ func (d *Door) handle(c net.Conn) {
 	switch k {
 	case kindHTTP:
 		c.SetReadDeadline(time.Time{})
-		d.http.push(&sniffedConn{Conn: c, pending: prefix, orig: orig})
+		d.opts.HTTP.ServeConn(&sniffedConn{Conn: c, pending: prefix}, orig)
 		return
 	case kindTLS:
 		var ok bool
@@ -225,9 +213,7 @@ func (d *Door) Shutdown(ctx context.Context) {
 	for _, ln := range d.lns {
 		ln.Close()
 	}
-	if err := d.opts.Server.Shutdown(ctx); err != nil {
-		d.opts.Server.Close()
-	}
+	d.opts.HTTP.Shutdown(ctx)
 	d.cancel()
 	d.wg.Wait()
 }
