@@ -49,7 +49,11 @@
 // one-line body. Where fasthttp reports the read error, the ErrorHandler
 // that Configure installs writes it; where fasthttp closes quietly (a
 // refusal at the first byte of a later request on a keep-alive
-// connection), Conn.Close writes it. Close then half-closes and drains what
+// connection), Conn.Close writes it. A refusal in the body of a request
+// already handed on is answered by that ErrorHandler too (fasthttp reads
+// the body before the handler runs), or, with StreamRequestBody, by the
+// handler, which gets the *Error as the body's read error; Close leaves it
+// alone. Close then half-closes and drains what
 // the client still sends for up to 500 ms, so that the answer is not lost
 // to a reset. Options.OnReject is called once, when the refusal is
 // answered.

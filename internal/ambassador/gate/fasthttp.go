@@ -29,7 +29,7 @@ func Configure(s *fasthttp.Server, opts Options) {
 	prev := s.ErrorHandler
 	s.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
 		if g, ok := ctx.Conn().(interface{ GateConn() *Conn }); ok {
-			if r := g.GateConn().answer(); r != nil {
+			if r := g.GateConn().answer(true); r != nil {
 				WriteRefusal(ctx, r)
 				return
 			}

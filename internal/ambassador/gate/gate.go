@@ -74,6 +74,7 @@ type Conn struct {
 	heads    []Head
 	next     int    // heads[next:] are not taken yet
 	refusal  *Error // set once
+	inBody   bool   // the refusal is in the body of a request handed on
 	answered bool
 	closed   bool
 }
@@ -113,6 +114,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	case refusal != nil:
 		c.mu.Lock()
 		c.refusal = refusal
+		c.inBody = c.s.inBody
 		c.mu.Unlock()
 		if k == 0 {
 			return 0, refusal
@@ -166,11 +168,13 @@ func (c *Conn) Refusal() *Error {
 }
 
 // answer returns the refusal if it has not been answered yet, and marks
-// it answered; OnReject is called here, once.
-func (c *Conn) answer() *Error {
+// it answered; OnReject is called here, once. A refusal in a body is for
+// whoever answers its request (see Close), so fromServer says whether the
+// server's ErrorHandler asks.
+func (c *Conn) answer(fromServer bool) *Error {
 	c.mu.Lock()
 	r := c.refusal
-	if r == nil || c.answered {
+	if r == nil || c.answered || c.inBody && !fromServer {
 		c.mu.Unlock()
 		return nil
 	}
@@ -183,7 +187,12 @@ func (c *Conn) answer() *Error {
 }
 
 // Close answers a refusal that the server has not answered, waits briefly
-// for the client to stop sending after a refusal, and closes.
+// for the client to stop sending after a refusal, and closes. A refusal in
+// the body of a request whose head was handed on is not answered here:
+// fasthttp reads the body before the handler runs and passes the error to
+// the ErrorHandler Configure installs, which answers it; with
+// StreamRequestBody the handler gets it as the body's read error (an
+// *Error) and answers it itself.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	first := !c.closed
@@ -191,7 +200,7 @@ func (c *Conn) Close() error {
 	refused := c.refusal != nil
 	c.mu.Unlock()
 	if first && refused {
-		if r := c.answer(); r != nil {
+		if r := c.answer(false); r != nil {
 			c.Conn.SetWriteDeadline(time.Now().Add(refusalWriteTime))
 			c.Conn.Write(r.response())
 		}

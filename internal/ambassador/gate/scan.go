@@ -62,6 +62,7 @@ type scanner struct {
 	max     int  // Options.MaxHeaderBytes, resolved
 	size    int  // bytes of the current head or trailer section
 	trailer bool // the field states are reading a trailer section
+	inBody  bool // the refusal is in the body of a head already handed on
 
 	// buf holds the method, the target and the Host value of the head
 	// being read (at [:methodEnd], [methodEnd:targetEnd],
@@ -153,6 +154,7 @@ func (s *scanner) scan(p []byte, emit func(Head)) (int, *Error) {
 			return i, nil
 		}
 		if err != nil {
+			s.inBody = s.trailer || sBody <= s.st && s.st < sHeld
 			s.st = sRefused
 			return i, err
 		}
@@ -163,6 +165,7 @@ func (s *scanner) scan(p []byte, emit func(Head)) (int, *Error) {
 // endMessage moves on to the next request, or holds after a message
 // whose following bytes may be tunnel data.
 func (s *scanner) endMessage() {
+	s.trailer = false
 	if s.upgrade || string(s.buf[:s.methodEnd]) == "CONNECT" {
 		s.st = sHeld
 		return

@@ -129,3 +129,21 @@ func TestReasonIsPrintableAndBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusalInABodyIsLeftToItsRequest(t *testing.T) {
+	f := &feedConn{data: []byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nabcde\n0\n\n"), step: 4096}
+	g := Wrap(f, Options{})
+	buf := make([]byte, 4096)
+	for {
+		if _, err := g.Read(buf); err != nil {
+			break
+		}
+	}
+	if _, ok := g.Next(); !ok || g.Refusal() == nil {
+		t.Fatalf("want the head handed on and the body refused")
+	}
+	g.Close()
+	if len(f.written) != 0 {
+		t.Errorf("Close answered a refusal whose request the handler has: %q", f.written)
+	}
+}
