@@ -11,3 +11,8 @@ const TypeURL = "type.googleapis.com/meshlite.v1.RouteTable"
 // ambassador names its workload; the control plane reads it to know who is
 // asking (a wire contract between the two).
 const WorkloadMetadataKey = "workload"
+
+// NamespaceMetadataKey is the field of the xDS node metadata in which an
+// ambassador names its Kubernetes namespace. With xDS identity on, a value
+// that disagrees with the namespace the client proved is refused.
+const NamespaceMetadataKey = "namespace"
