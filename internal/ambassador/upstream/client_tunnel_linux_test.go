@@ -3,6 +3,9 @@ package upstream
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,4 +96,37 @@ func TestClientDoDialTimeoutFallsBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blackholeAddr returns an address on ip whose connects hang: a listener
+// with a backlog of 0 that never accepts, its accept queue filled, so the
+// kernel drops further SYNs as a blackholed route would. port 0 picks one.
+func blackholeAddr(t *testing.T, ip string, port uint16) netip.AddrPort {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	sa := &syscall.SockaddrInet4{Port: int(port), Addr: netip.MustParseAddr(ip).As4()}
+	if err := syscall.Bind(fd, sa); err != nil {
+		t.Fatalf("bind %s:%d: %v", ip, port, err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	bound, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(bound.(*syscall.SockaddrInet4).Port))
+	for range 8 { // the queue holds backlog+1 connections; the rest hang
+		c, err := net.DialTimeout("tcp", ep.String(), 200*time.Millisecond)
+		if err != nil {
+			return ep
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatalf("%s kept accepting connections; cannot make a blackhole", ep)
+	return ep
 }

@@ -7,102 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 )
-
-// dialHTTP is the pool's DialContext. Plain http tries carry the chosen
-// endpoint as the URL host, so addr is that endpoint; it is dialled only if
-// it is one of the call's checked addresses.
-func (t *Transport) dialHTTP(ctx context.Context, network, addr string) (net.Conn, error) {
-	c := callFrom(ctx)
-	if c == nil {
-		return nil, errors.New("upstream: dial " + addr + " without a target (requests must carry a Target)")
-	}
-	ep, err := netip.ParseAddrPort(addr)
-	if err != nil || !c.target.checks(ep) {
-		return nil, &DialError{Addr: addr, Err: errors.New("address is not one of the target's checked addresses")}
-	}
-	conn, err := t.dialer.DialContext(ctx, "tcp", ep.String())
-	if err != nil {
-		c.markFailed(ep)
-		return nil, &DialError{Addr: ep.String(), Err: err}
-	}
-	return conn, nil
-}
-
-// dialTLS is the pool's DialTLSContext. https tries carry the target name
-// and the chosen endpoint as the URL host (tlsPoolHost), so addr names
-// both; the endpoint is dialled only if it is one of the call's checked
-// addresses and the server is verified as the call's target name.
-func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
-	c := callFrom(ctx)
-	if c == nil {
-		return nil, errors.New("upstream: dial " + addr + " without a target (requests must carry a Target)")
-	}
-	name, ep, ok := parseTLSPoolAddr(addr)
-	if !ok || name != c.target.Host || !c.target.checks(ep) {
-		return nil, &DialError{Addr: addr, Err: errors.New("address is not one of the target's checked addresses")}
-	}
-	raw, err := t.dialer.DialContext(ctx, "tcp", ep.String())
-	if err != nil {
-		c.markFailed(ep)
-		return nil, &DialError{Addr: ep.String(), Err: err}
-	}
-	conn := tls.Client(raw, t.tlsConfig(c.target.Host, "h2", "http/1.1"))
-	hctx, cancel := context.WithTimeout(ctx, t.opts.TLSHandshakeTimeout)
-	defer cancel()
-	if err := conn.HandshakeContext(hctx); err != nil {
-		raw.Close()
-		c.markFailed(ep)
-		return nil, &DialError{Addr: ep.String(), Err: fmt.Errorf("tls handshake with %q: %w", c.target.Host, err)}
-	}
-	return conn, nil
-}
-
-// tlsPoolHost is the URL host of an https try to name at ep, and so its
-// key in the connection pool: "[name/ip]:port". Keying by name and
-// endpoint means a connection verified for one name is never reused for
-// another, and a connection to an address that a later call no longer
-// checked (a changed DNS answer) is never reused for that call. The host
-// is never sent: the Host header and the TLS server name are the name.
-func tlsPoolHost(name string, ep netip.AddrPort) string {
-	return "[" + name + "/" + ep.Addr().String() + "]:" + strconv.Itoa(int(ep.Port()))
-}
-
-// parseTLSPoolAddr splits the address the pool dials for a tlsPoolHost
-// (the pool drops the brackets when the address has no colon).
-func parseTLSPoolAddr(addr string) (name string, ep netip.AddrPort, ok bool) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", netip.AddrPort{}, false
-	}
-	i := strings.LastIndexByte(host, '/')
-	if i < 0 {
-		return "", netip.AddrPort{}, false
-	}
-	ep, err = netip.ParseAddrPort(net.JoinHostPort(host[i+1:], port))
-	return host[:i], ep, err == nil
-}
 
 // newDialer is the TCP dialer of both engines: DialTimeout per connect.
 func newDialer(opts Options) *net.Dialer {
 	return &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
 }
 
-// DialTunnel opens a TCP connection for a CONNECT tunnel to target: it
-// tries the checked addresses in order until one connects, each for at
-// most DialTimeout and all of them within the target's Retry.Timeout
-// (DefaultTimeout when 0), and fills target.Attempts and target.Upstream.
-// It fails with *DialError when none connects, *TimeoutError when the
-// overall deadline passes first, or ctx's error when ctx ends first.
-func (t *Transport) DialTunnel(ctx context.Context, target *Target) (net.Conn, error) {
-	return t.dialTunnel(ctx, target, t.dialer, "")
-}
-
-// dialTunnel is DialTunnel of both engines; with tlsName set, each
+// dialTunnel is the Client's DialTunnel; with tlsName set, each
 // connection completes a TLS handshake verified for that name, and a
 // failed handshake counts as a failed dial.
 func (co *core) dialTunnel(ctx context.Context, target *Target, dialer *net.Dialer, tlsName string) (net.Conn, error) {

@@ -1,33 +1,23 @@
-// Package upstream is the ambassador's upstream transport: a tuned
-// connection pool, dialing of pre-checked addresses only, TLS origination
-// and retries under a per-route budget.
+// Package upstream is the ambassador's upstream client: HTTP/1.1 over
+// fasthttp connection pools, dialing of pre-checked addresses only, TLS
+// origination and retries under a per-route budget.
 //
-// The proxy handler decides where a request may go (routes and policy), then
-// stores a *Target in the request context with WithTarget and hands the
-// request to Transport.RoundTrip. The transport never resolves a name: it
-// dials only Target.Addrs, the addresses the address guard checked, which
-// defeats DNS rebinding.
+// The proxy decides where a request may go (routes and policy), then
+// hands the request and a *Target to Client.Do. The client never resolves
+// a name: it dials only Target.Addrs, the addresses the address guard
+// checked, which defeats DNS rebinding.
 //
 // # Connection pools
 //
-// Plain http requests are sent with the URL host set to the chosen
-// endpoint ("ip:port"), so the pool is keyed per endpoint and a retry that
-// picks an untried address really reaches a different endpoint. The Host
-// header still carries the target name.
-//
-// https requests are sent with the URL host set to the target name and the
-// chosen endpoint ("[name/ip]:port"), so the pool is keyed per name and
-// endpoint: a connection verified for one name is never reused for another
-// name, even when both resolve to the same address. The Host header and the
-// TLS server name carry the name alone.
-//
-// Either way a pooled connection is reused only for a call whose checked
-// addresses include the connection's remote address: when a name's DNS
-// answer changes, the next call dials a new connection to a new address
-// and never reuses one to an address it no longer checked. HTTP/2
-// multiplexes every request to one name and endpoint on one connection.
-// CloseIdleConnections empties the pool; the proxy calls it on every table
-// swap.
+// Every endpoint ("ip:port") has its own pool for plain http, and every
+// TLS server name and endpoint its own pool for https: a connection
+// verified for one name is never reused for another, even when both
+// resolve to the same address, and a pooled connection is reused only for
+// a call whose checked addresses include its remote address. When a
+// name's DNS answer changes, the next call dials a new connection to a new
+// address. CloseIdleConnections empties the pools; the proxy calls it on
+// every table swap. Upstreams are spoken to in HTTP/1.1 (TLS offers only
+// http/1.1 in ALPN).
 //
 // # Retry conditions
 //
@@ -42,9 +32,9 @@
 //
 // Only idempotent methods (GET HEAD OPTIONS TRACE PUT DELETE) are retried
 // unless Retry.NonIdempotent is set; a connect failure is retried for every
-// method because nothing was sent. Request bodies are replayed from GetBody
-// when set, or buffered up to 64 KiB; larger bodies are streamed once and
-// never retried. Each retry costs a token from the route's budget.
+// method because nothing was sent. Request bodies are replayed when they
+// arrived whole, or buffered up to 64 KiB; larger bodies are streamed once
+// and never retried. Each retry costs a token from the route's budget.
 //
 // # Address fallback
 //

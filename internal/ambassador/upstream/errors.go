@@ -48,7 +48,5 @@ func (e *TimeoutError) Error() string {
 func (e *TimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 var (
-	errNoAddress  = errors.New("no checked address to dial")
-	errCallDone   = errors.New("upstream: call finished")
-	errDrainLimit = errors.New("upstream: drain took too long")
+	errNoAddress = errors.New("no checked address to dial")
 )

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -19,18 +18,6 @@ import (
 
 // guard bounds every call a test makes; it is never asserted on.
 const guard = 20 * time.Second
-
-// newTestTransport builds a Transport with its own registry and no backoff.
-func newTestTransport(t testing.TB, opts Options) *Transport {
-	t.Helper()
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
-	tr := New(opts)
-	tr.backoff = func(int) time.Duration { return 0 }
-	t.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
 
 // addrPort is the listening address of l.
 func addrPort(t testing.TB, l net.Listener) netip.AddrPort {
@@ -123,25 +110,6 @@ func targetFor(name string, retry Retry, eps ...netip.AddrPort) *Target {
 		tg.Addrs = append(tg.Addrs, ep.Addr())
 	}
 	return tg
-}
-
-// send makes one call through tr and returns the response with its body
-// read and closed.
-func send(t testing.TB, tr *Transport, ctx context.Context, method, url string, body io.Reader, tg *Target) (*http.Response, string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, guard)
-	defer cancel()
-	req, err := http.NewRequestWithContext(WithTarget(ctx, tg), method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := tr.RoundTrip(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res, string(b), err
 }
 
 // readRequest reads one request (headers and body) from conn.

@@ -91,27 +91,13 @@ func (t *Target) endpoint(i int) netip.AddrPort {
 	return netip.AddrPortFrom(t.Addrs[i].Unmap(), t.Port)
 }
 
-// checks reports whether ep is one of the target's checked endpoints.
-func (t *Target) checks(ep netip.AddrPort) bool {
-	if ep.Port() != t.Port {
-		return false
-	}
-	for _, a := range t.Addrs {
-		if a.Unmap() == ep.Addr().Unmap() {
-			return true
-		}
-	}
-	return false
-}
-
 // newCall starts the dial state of a call to t.
 func newCall(t *Target) *call {
 	return &call{target: Target{Host: t.Host, Port: t.Port, Addrs: t.Addrs}}
 }
 
-// call is the state of one RoundTrip that the dialer shares through the
-// context. The pool may finish a dial after RoundTrip returned (for a later
-// request), so everything the dialer touches is guarded by mu.
+// call is the address state of one call: which addresses were tried and
+// which failed to connect. Its fields are guarded by mu.
 type call struct {
 	target Target // a copy of the plan: Host, Port and Addrs only
 
@@ -119,13 +105,6 @@ type call struct {
 	try    int    // number of the current try, from 0
 	tried  uint64 // bit i: Addrs[i] was tried in this call
 	failed uint64 // bit i: a dial to Addrs[i] failed in this call
-}
-
-type callKey struct{}
-
-func callFrom(ctx context.Context) *call {
-	c, _ := ctx.Value(callKey{}).(*call)
-	return c
 }
 
 // begin starts try number n.
@@ -197,17 +176,6 @@ func (c *call) untried() bool {
 		}
 	}
 	return false
-}
-
-// markTried records that ep was used in this call.
-func (c *call) markTried(ep netip.AddrPort) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := range c.target.Addrs {
-		if c.target.endpoint(i) == ep {
-			c.markLocked(i)
-		}
-	}
 }
 
 func (c *call) markLocked(i int) {

@@ -3,14 +3,12 @@ package upstream
 import (
 	"crypto/tls"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options tune a Transport. Zero values mean the documented defaults.
+// Options tune a Client. Zero values mean the documented defaults.
 type Options struct {
 	// MaxIdleConnsPerHost is the idle connections kept per endpoint (http)
 	// or per name and endpoint (https); default 256. The pool keeps at most four times
@@ -48,41 +46,6 @@ const (
 	backoffMax  = 250 * time.Millisecond
 )
 
-// Transport is the retrying upstream http.RoundTripper. It is safe for
-// concurrent use; create one per process and reuse it.
-type Transport struct {
-	core
-	pool   *http.Transport
-	dialer *net.Dialer
-}
-
-var _ http.RoundTripper = (*Transport)(nil)
-
-// New builds a Transport; see Options for the defaults.
-func New(opts Options) *Transport {
-	t := &Transport{core: newCore(opts)}
-	opts = t.opts
-	t.dialer = newDialer(opts)
-	t.pool = &http.Transport{
-		Proxy:                  nil, // never an environment proxy
-		DialContext:            t.dialHTTP,
-		DialTLSContext:         t.dialTLS,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           4 * opts.MaxIdleConnsPerHost,
-		MaxIdleConnsPerHost:    opts.MaxIdleConnsPerHost,
-		IdleConnTimeout:        opts.IdleConnTimeout,
-		TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
-		ExpectContinueTimeout:  time.Second,
-		DisableCompression:     true, // a proxy must not add Accept-Encoding
-		MaxResponseHeaderBytes: 1 << 20,
-		HTTP2: &http.HTTP2Config{
-			SendPingTimeout: 15 * time.Second,
-			PingTimeout:     15 * time.Second,
-		},
-	}
-	return t
-}
-
 func withDefaults(o Options) Options {
 	if o.MaxIdleConnsPerHost <= 0 {
 		o.MaxIdleConnsPerHost = 256
@@ -110,6 +73,3 @@ func withDefaults(o Options) Options {
 	}
 	return o
 }
-
-// CloseIdleConnections closes the pool's idle connections.
-func (t *Transport) CloseIdleConnections() { t.pool.CloseIdleConnections() }
