@@ -106,7 +106,7 @@ spec:
       source: http://localhost/api
       target: http://%[1]s-api.apps.svc.cluster.local/g%[2]d/v1
       timeout: 5s
-      retry: {attempts: 3, perTryTimeout: 1s, on: [connect-failure, gateway-error]}
+      retry: {attempts: 3, perTryTimeout: 1s, retryOn: [connect-failure, gateway-error]}
     - name: users
       source: http://localhost/users
       target: http://users.identity.svc.cluster.local:8080/v2/users

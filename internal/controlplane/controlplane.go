@@ -299,13 +299,18 @@ func (cp *ControlPlane) serveStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Validate checks every RouteTable file of dir as serve would load it and
-// writes one line per problem ("file: field path: message") to out, or
-// "N tables OK". It reports whether the directory is clean; the error is
+// writes one line per warning ("warning: file: line N: field path:
+// message"; warnings do not fail) and per problem ("file: field path:
+// message") to out, then "N tables OK" when there is no problem. It
+// reports whether the directory is clean; the error is
 // for a directory that cannot be read.
 func Validate(dir string, out io.Writer) (bool, error) {
 	rep, err := source.ValidateDir(dir)
 	if err != nil {
 		return false, err
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(out, "warning: "+w.String())
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(out, p.String())

@@ -343,6 +343,30 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateWarnsRetryOnAlias: a table written with the deprecated retry
+// key on passes, with a warning naming the file, the line and the field.
+func TestValidateWarnsRetryOnAlias(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "web.yaml")
+	writeFile(t, file, `apiVersion: meshlite/v1
+kind: RouteTable
+metadata:
+  name: web
+spec:
+  routes:
+    - name: rng
+      source: http://localhost/api
+      target: http://numbers-api/rng
+      retry: {attempts: 3, on: [connect-failure]}
+`)
+	var out strings.Builder
+	ok, err := Validate(dir, &out)
+	want := "warning: " + file + ": line 10: spec.routes[0].retry.on: deprecated: rename on to retryOn"
+	if !ok || err != nil || !strings.HasPrefix(out.String(), want) || !strings.HasSuffix(out.String(), "\n1 table OK\n") {
+		t.Errorf("ok=%v err=%v out=%q, want a line starting %q, then 1 table OK", ok, err, out.String(), want)
+	}
+}
+
 func grepLines(text, substr string) string {
 	var out []string
 	for line := range strings.SplitSeq(text, "\n") {

@@ -118,7 +118,7 @@ func Test503StormIsCappedByTheRetryBudget(t *testing.T) {
 	t.Cleanup(up.Close)
 	port := testnet.FreePort(t)
 	a := startAmbassador(t, ambOptions{routes: tableFile(t, routeTable(routeSpec{
-		name: "storm", port: port, target: up.URL, extra: "timeout: 5s\nretry: {attempts: 3, on: [5xx]}",
+		name: "storm", port: port, target: up.URL, extra: "timeout: 5s\nretry: {attempts: 3, retryOn: [5xx]}",
 	}))})
 
 	begin := time.Now()

@@ -108,7 +108,7 @@ func fuzzTable(r *fuzzReader) *routes.RouteTable {
 			route.Retry = &routes.RetryPolicy{
 				Attempts:      int(uint32(r.uint64())),
 				PerTryTimeout: r.duration(),
-				On:            r.strs(),
+				RetryOn:       r.strs(),
 				NonIdempotent: r.byte()%2 == 1,
 			}
 		}

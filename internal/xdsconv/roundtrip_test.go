@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 			Timeout: routes.Duration(5 * time.Second),
 			Retry: &routes.RetryPolicy{
 				Attempts: 3, PerTryTimeout: routes.Duration(1500 * time.Millisecond),
-				On: []string{"connect-failure", "503"}, NonIdempotent: true,
+				RetryOn: []string{"connect-failure", "503"}, NonIdempotent: true,
 			},
 		}}})},
 		{"zero retry policy is kept", table(routes.Spec{Routes: []routes.Route{
@@ -97,7 +97,7 @@ func normalize(rt *routes.RouteTable) *routes.RouteTable {
 	for i := range out.Spec.Routes {
 		if r := out.Spec.Routes[i].Retry; r != nil {
 			retry := *r
-			retry.On = nilIfEmpty(retry.On)
+			retry.RetryOn = nilIfEmpty(retry.RetryOn)
 			out.Spec.Routes[i].Retry = &retry
 		}
 	}
@@ -118,7 +118,7 @@ func nilIfEmpty[T any](s []T) []T {
 
 func TestToProtoEmptySlicesAreAbsent(t *testing.T) {
 	rt := table(routes.Spec{
-		Routes:    []routes.Route{{Name: "r", Retry: &routes.RetryPolicy{On: []string{}}}},
+		Routes:    []routes.Route{{Name: "r", Retry: &routes.RetryPolicy{RetryOn: []string{}}}},
 		Egress:    []policy.Rule{{Name: "e", Ports: []policy.PortRange{}, Methods: []string{}}},
 		DenyCIDRs: []string{},
 	})

@@ -68,7 +68,7 @@ func retryToProto(in *routes.RetryPolicy) *meshlitev1.RetryPolicy {
 	return &meshlitev1.RetryPolicy{
 		Attempts:      attempts,
 		PerTryTimeout: durationToProto(in.PerTryTimeout),
-		On:            cloneStrings(in.On),
+		On:            cloneStrings(in.Conditions()),
 		NonIdempotent: in.NonIdempotent,
 	}
 }
@@ -185,7 +185,7 @@ func (c *converter) retry(path string, in *meshlitev1.RetryPolicy) *routes.Retry
 	return &routes.RetryPolicy{
 		Attempts:      int(attempts),
 		PerTryTimeout: c.duration(path+".per_try_timeout", in.GetPerTryTimeout()),
-		On:            cloneStrings(in.GetOn()),
+		RetryOn:       cloneStrings(in.GetOn()),
 		NonIdempotent: in.GetNonIdempotent(),
 	}
 }

@@ -16,6 +16,7 @@ func (rt *RouteTable) Clone() *RouteTable {
 	for i := range c.Spec.Routes {
 		if rp := c.Spec.Routes[i].Retry; rp != nil {
 			cp := *rp
+			cp.RetryOn = slices.Clone(rp.RetryOn)
 			cp.On = slices.Clone(rp.On)
 			c.Spec.Routes[i].Retry = &cp
 		}

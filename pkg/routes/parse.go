@@ -21,17 +21,25 @@ const MaxDocumentSize = 1 << 20 // 1 MiB
 // error joins every problem (errors.Join of *FieldError, plus the egress
 // rules' own errors), one per line; FieldError.Line gives the YAML line.
 func Parse(data []byte) (*RouteTable, error) {
+	rt, _, err := ParseWarn(data)
+	return rt, err
+}
+
+// ParseWarn is Parse that also returns the warnings of a valid table: one
+// per deprecated field it accepted (retry.on, now retryOn), with its path
+// and line. The table returned uses the current names only.
+func ParseWarn(data []byte) (*RouteTable, []*Warning, error) {
 	if len(data) > MaxDocumentSize {
-		return nil, &FieldError{Msg: fmt.Sprintf(
+		return nil, nil, &FieldError{Msg: fmt.Sprintf(
 			"document is %d bytes, over the %d-byte (1 MiB) limit (split it by workload)", len(data), MaxDocumentSize)}
 	}
 	root, err := parseNode(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pos := indexNodes(root)
 	if p := headerProblems(root); len(p) > 0 {
-		return nil, pos.withLines(p).err()
+		return nil, nil, pos.withLines(p).err()
 	}
 	var rt RouteTable
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -43,12 +51,13 @@ func Parse(data []byte) (*RouteTable, error) {
 			// that a misspelt key shows with what it leaves missing.
 			p = append(p, pos.withLines(rt.validate())...)
 		}
-		return nil, p.err()
+		return nil, nil, p.err()
 	}
+	warnings := rt.moveDeprecated(pos)
 	if p := rt.validate(); len(p) > 0 {
-		return nil, pos.withLines(p).err()
+		return nil, nil, pos.withLines(p).err()
 	}
-	return &rt, nil
+	return &rt, warnings, nil
 }
 
 // Load reads and parses a RouteTable file. Each problem is prefixed with

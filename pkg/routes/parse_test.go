@@ -30,9 +30,9 @@ func TestParseDesignExample(t *testing.T) {
 	if time.Duration(r.Timeout) != 5*time.Second {
 		t.Errorf("timeout = %v, want 5s", r.Timeout)
 	}
-	want := RetryPolicy{Attempts: 3, PerTryTimeout: Duration(time.Second), On: []string{"connect-failure", "gateway-error"}}
+	want := RetryPolicy{Attempts: 3, PerTryTimeout: Duration(time.Second), RetryOn: []string{"connect-failure", "gateway-error"}}
 	if r.Retry == nil || r.Retry.Attempts != want.Attempts || r.Retry.PerTryTimeout != want.PerTryTimeout ||
-		strings.Join(r.Retry.On, ",") != strings.Join(want.On, ",") {
+		strings.Join(r.Retry.RetryOn, ",") != strings.Join(want.RetryOn, ",") {
 		t.Errorf("retry = %+v, want %+v", r.Retry, want)
 	}
 	e := rt.Spec.Egress[1]
@@ -78,7 +78,7 @@ func TestLoadInvalidFixtures(t *testing.T) {
 		{"kind-wrong", "kind", `"ConfigMap" not supported (use "RouteTable")`},
 		{"unknown-field-top", "status", "unknown field at line 10 (allowed here: apiVersion, kind, metadata, spec)"},
 		{"unknown-field-route", "spec.routes[0].timout", "unknown field at line 10 (allowed here: name, source, target, timeout, retry)"},
-		{"unknown-field-retry", "spec.routes[0].retry.backoff", "unknown field at line 10 (allowed here: attempts, perTryTimeout, on, nonIdempotent)"},
+		{"unknown-field-retry", "spec.routes[0].retry.backoff", "unknown field at line 10 (allowed here: attempts, perTryTimeout, retryOn, nonIdempotent)"},
 		{"duplicate-key", "spec.routes[0].target", `"target" is written twice, at lines 9 and 10 (keep one)`},
 		{"name-missing", "metadata.name", "required (the workload's app label, for example numbers-web)"},
 		{"name-not-dns-label", "metadata.name", `"Numbers_Web" is not a DNS-1123 label (use lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`},
@@ -114,8 +114,9 @@ func TestLoadInvalidFixtures(t *testing.T) {
 		{"attempts-not-number", "spec.routes[0].retry.attempts", "expected a whole number, got three (line 11)"},
 		{"per-try-negative", "spec.routes[0].retry.perTryTimeout", "-1s is negative (use a positive duration such as 1s, or 0 for none)"},
 		{"per-try-exceeds-timeout", "spec.routes[0].retry.perTryTimeout", "3s is longer than the route timeout 2s (a try cannot outlast the whole call; shorten it or raise timeout)"},
-		{"retry-on-status", "spec.routes[0].retry.on[1]", `"404" not supported (use connect-failure, reset, 5xx, gateway-error, or a status code 500..599)`},
-		{"retry-on-name", "spec.routes[0].retry.on[0]", `"timeout" not supported (use connect-failure, reset, 5xx, gateway-error, or a status code 500..599)`},
+		{"retry-on-status", "spec.routes[0].retry.retryOn[1]", `"404" not supported (use connect-failure, reset, 5xx, gateway-error, or a status code 500..599)`},
+		{"retry-on-both-names", "spec.routes[0].retry.on", "given with retryOn (on is retryOn's deprecated name; keep retryOn only)"},
+		{"retry-on-name", "spec.routes[0].retry.retryOn[0]", `"timeout" not supported (use connect-failure, reset, 5xx, gateway-error, or a status code 500..599)`},
 		{"egress-ports-missing", "spec.egress[0].ports", "required"},
 		{"egress-port-not-number", "spec.egress[0].ports[0]", `port "https": not a number`},
 		{"deny-cidrs-not-prefix", "spec.denyCidrs[1]", `cidr "203.0.113.7" is an address, not a prefix (write "203.0.113.7/32")`},
@@ -308,5 +309,49 @@ func TestValidateWithoutYAML(t *testing.T) {
 				t.Errorf("Validate() =\n%s\nwant\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseWarnRetryOnAlias: the deprecated retry key on still loads, into
+// RetryOn, with a warning naming its path and line.
+func TestParseWarnRetryOnAlias(t *testing.T) {
+	doc := `apiVersion: meshlite/v1
+kind: RouteTable
+metadata:
+  name: numbers-web
+spec:
+  routes:
+    - name: a
+      source: http://localhost/a
+      target: http://numbers-api/a
+      retry: {attempts: 2, retryOn: [reset]}
+    - name: b
+      source: http://localhost/b
+      target: http://numbers-api/b
+      retry:
+        attempts: 3
+        on: [5xx, "503"]
+`
+	rt, warnings, err := ParseWarn([]byte(doc))
+	if err != nil {
+		t.Fatalf("ParseWarn: %v", err)
+	}
+	if len(warnings) != 1 {
+		t.Fatalf("warnings = %v, want one (for routes[1] only)", warnings)
+	}
+	w := warnings[0]
+	if w.Path != "spec.routes[1].retry.on" || w.Line != 16 || !strings.HasPrefix(w.Msg, "deprecated: rename on to retryOn") {
+		t.Errorf("warning = %+v, want path spec.routes[1].retry.on, line 16, a rename hint", w)
+	}
+	rp := rt.Spec.Routes[1].Retry
+	if strings.Join(rp.RetryOn, ",") != "5xx,503" || rp.On != nil {
+		t.Errorf("retry = %+v, want RetryOn [5xx 503] and On nil", rp)
+	}
+	table, err := Compile(rt, policy.Options{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if c := table.Routes()[1]; !c.On.Status5xx || c.On.ConnectFailure {
+		t.Errorf("compiled retry conditions = %+v, want 5xx (not the default)", c.On)
 	}
 }

@@ -11,7 +11,7 @@ type RetryOn struct {
 	Codes          []int // these statuses (500-599), in the order written
 }
 
-// DefaultRetryOn is what an empty retry.on means: connect-failure and
+// DefaultRetryOn is what an empty retry.retryOn means: connect-failure and
 // gateway-error.
 func DefaultRetryOn() RetryOn { return RetryOn{ConnectFailure: true, GatewayError: true} }
 
@@ -26,7 +26,16 @@ func (o RetryOn) RetriesStatus(code int) bool {
 	return o.hasCode(code)
 }
 
-// parseRetryOn reads validated retry.on values; empty means the default.
+// Conditions returns the retry conditions as written: RetryOn, or its
+// deprecated alias On when only that is set.
+func (rp *RetryPolicy) Conditions() []string {
+	if rp.RetryOn == nil {
+		return rp.On
+	}
+	return rp.RetryOn
+}
+
+// parseRetryOn reads validated retry.retryOn values; empty means the default.
 func parseRetryOn(values []string) RetryOn {
 	if len(values) == 0 {
 		return DefaultRetryOn()
@@ -62,13 +71,13 @@ func (o RetryOn) hasCode(code int) bool {
 	return false
 }
 
-// condition is one retry.on value: a name or a status code.
+// condition is one retry.retryOn value: a name or a status code.
 type condition struct {
 	name string
 	code int
 }
 
-// parseCondition reads a retry.on value: a named condition or a three-digit
+// parseCondition reads a retry.retryOn value: a named condition or a three-digit
 // status 500-599.
 func parseCondition(v string) (condition, bool) {
 	for _, n := range retryConditions {

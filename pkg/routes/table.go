@@ -105,7 +105,7 @@ func compileRoute(r *Route) (*Compiled, error) {
 	if rp := r.Retry; rp != nil {
 		c.Attempts = max(rp.Attempts, 1)
 		c.PerTryTimeout = time.Duration(rp.PerTryTimeout)
-		c.On = parseRetryOn(rp.On)
+		c.On = parseRetryOn(rp.Conditions())
 		c.NonIdempotent = rp.NonIdempotent
 	}
 	return c, nil

@@ -21,7 +21,7 @@ func TestCompileRoutes(t *testing.T) {
       source: http://LOCALHOST:8080/x/
       target: https://Secure.Example/v1
       timeout: 5s
-      retry: {attempts: 4, perTryTimeout: 1500ms, on: [reset, 5xx, "503", "503"], nonIdempotent: true}
+      retry: {attempts: 4, perTryTimeout: 1500ms, retryOn: [reset, 5xx, "503", "503"], nonIdempotent: true}
     - name: zero-attempts
       source: http://localhost/z
       target: http://z:9000
@@ -102,11 +102,11 @@ func TestCompileKeepsItsOwnCopy(t *testing.T) {
 	}
 	rt.Metadata.Name = "changed"
 	rt.Spec.Routes[0].Target = "http://elsewhere/"
-	rt.Spec.Routes[0].Retry.On[0] = "5xx"
+	rt.Spec.Routes[0].Retry.RetryOn[0] = "5xx"
 	rt.Spec.Egress[1].Paths[0] = "/admin"
 	src := tbl.Source
 	if src.Metadata.Name != "numbers-web" || src.Spec.Routes[0].Target != "http://numbers-api/sixeyed/kiamol/master/ch03/numbers/rng" ||
-		src.Spec.Routes[0].Retry.On[0] != "connect-failure" || src.Spec.Egress[1].Paths[0] != "/healthz" {
+		src.Spec.Routes[0].Retry.RetryOn[0] != "connect-failure" || src.Spec.Egress[1].Paths[0] != "/healthz" {
 		t.Errorf("table's document changed with its input: %+v", src)
 	}
 }

@@ -56,10 +56,15 @@ type RetryPolicy struct {
 	Attempts int `yaml:"attempts,omitempty" json:"attempts,omitempty"`
 	// PerTryTimeout bounds one try; 0 means only the route timeout applies.
 	PerTryTimeout Duration `yaml:"perTryTimeout,omitempty" json:"perTryTimeout,omitempty"`
-	// On lists retry conditions: connect-failure, reset, 5xx, gateway-error
-	// (502, 503, 504) or a status code ("503"). Empty means
-	// [connect-failure, gateway-error].
-	On []string `yaml:"on,omitempty" json:"on,omitempty"`
+	// RetryOn lists retry conditions: connect-failure, reset, 5xx,
+	// gateway-error (502, 503, 504) or a status code ("503"). Empty means
+	// [connect-failure, gateway-error]. Envoy's name for the same field.
+	RetryOn []string `yaml:"retryOn,omitempty" json:"retryOn,omitempty"`
+	// On is the deprecated name of RetryOn, read from files only: YAML 1.1
+	// readers (kubectl among them) read an unquoted "on:" key as the
+	// boolean true. Parse moves it into RetryOn and returns a warning;
+	// giving both is an error.
+	On []string `yaml:"on,omitempty" json:"-"`
 	// NonIdempotent allows retrying POST, PATCH and other methods that are
 	// not idempotent. Off by default.
 	NonIdempotent bool `yaml:"nonIdempotent,omitempty" json:"nonIdempotent,omitempty"`

@@ -15,7 +15,7 @@ const (
 	maxNameLen  = 63 // metadata.name and route names
 )
 
-// retryConditions are the named retry.on values.
+// retryConditions are the named retry.retryOn values.
 var retryConditions = []string{"connect-failure", "reset", "5xx", "gateway-error"}
 
 // Validate returns every problem in rt (nil when none), joined with
@@ -158,9 +158,17 @@ func (p *problems) timing(at string, r *Route) {
 		p.add(at+".retry.perTryTimeout", "%s is longer than the route timeout %s (a try cannot outlast the "+
 			"whole call; shorten it or raise timeout)", rp.PerTryTimeout, r.Timeout)
 	}
-	for i, on := range rp.On {
+	field := "retryOn"
+	switch {
+	case rp.On != nil && rp.RetryOn != nil:
+		p.add(at+".retry.on", "given with retryOn (on is retryOn's deprecated name; keep retryOn only)")
+		return
+	case rp.On != nil:
+		field = "on"
+	}
+	for i, on := range rp.Conditions() {
 		if _, ok := parseCondition(on); !ok {
-			p.add(fmt.Sprintf("%s.retry.on[%d]", at, i), "%q not supported (use %s, or a status code 500..599)",
+			p.add(fmt.Sprintf("%s.retry.%s[%d]", at, field, i), "%q not supported (use %s, or a status code 500..599)",
 				on, strings.Join(retryConditions, ", "))
 		}
 	}

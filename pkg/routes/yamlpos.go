@@ -278,7 +278,11 @@ var wireTypes = func() map[string]reflect.Type {
 	return m
 }()
 
-// allowedFields lists the YAML field names of a wire type.
+// deprecatedFields are accepted but not offered in allowedFields.
+var deprecatedFields = map[string]bool{"routes.RetryPolicy.on": true}
+
+// allowedFields lists the YAML field names of a wire type, deprecated ones
+// left out.
 func allowedFields(typ string) string {
 	t := wireTypes[typ]
 	if t == nil {
@@ -287,7 +291,7 @@ func allowedFields(typ string) string {
 	names := make([]string, 0, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
+		if name != "" && name != "-" && !deprecatedFields[typ+"."+name] {
 			names = append(names, name)
 		}
 	}

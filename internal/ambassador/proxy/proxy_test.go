@@ -186,7 +186,7 @@ spec:
       source: http://localhost:{{DOOR}}/api
       target: http://` + up.hostPort + `/sixeyed/kiamol/master/ch03/numbers/rng
       timeout: 5s
-      retry: {attempts: 3, perTryTimeout: 2s, on: [connect-failure, gateway-error]}
+      retry: {attempts: 3, perTryTimeout: 2s, retryOn: [connect-failure, gateway-error]}
 ` + extra
 }
 

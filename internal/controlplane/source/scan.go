@@ -35,6 +35,9 @@ type fileResult struct {
 	// problems are the file's own errors, one per problem, without the file
 	// name.
 	problems []string
+	// warnings are the file's deprecations ("line 16: spec.routes[1].retry.on:
+	// deprecated: ..."), one per field; the table loads regardless.
+	warnings []string
 	// duplicate names the other valid files defining the same table, this
 	// scan.
 	duplicate []string
@@ -184,7 +187,10 @@ func (s *scanner) readFile(f listedFile, readAt time.Time) *fileResult {
 // load parses, validates, compiles and encodes one document.
 func (s *scanner) load(path string, data []byte) *fileResult {
 	r := &fileResult{path: path}
-	rt, err := routes.Parse(data)
+	rt, warnings, err := routes.ParseWarn(data)
+	for _, w := range warnings {
+		r.warnings = append(r.warnings, fmt.Sprintf("line %d: %v", w.Line, w))
+	}
 	if err == nil {
 		_, err = routes.Compile(rt, policy.Options{})
 	}
@@ -311,6 +317,18 @@ func (s *scanner) problems() []Problem {
 		if len(r.duplicate) > 0 {
 			out = append(out, Problem{File: r.path, Msg: fmt.Sprintf("metadata.name: table %q is also defined in %s",
 				r.name, listNames(r.duplicate))})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Problem) int { return strings.Compare(a.File, b.File) })
+	return out
+}
+
+// warnings lists every current warning, sorted by file.
+func (s *scanner) warnings() []Problem {
+	var out []Problem
+	for _, r := range s.files {
+		for _, w := range r.warnings {
+			out = append(out, Problem{File: r.path, Msg: w})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Problem) int { return strings.Compare(a.File, b.File) })

@@ -16,6 +16,9 @@ type Report struct {
 	Tables int
 	// Problems lists every problem, sorted by file.
 	Problems []Problem
+	// Warnings lists what loads but should be rewritten (deprecated
+	// fields), sorted by file.
+	Warnings []Problem
 }
 
 // ValidateDir checks every RouteTable file in dir exactly as the control
@@ -33,5 +36,6 @@ func ValidateDir(dir string) (Report, error) {
 		}
 	}
 	rep.Problems = s.problems()
+	rep.Warnings = s.warnings()
 	return rep, nil
 }
