@@ -19,3 +19,14 @@ func TestTypeURL(t *testing.T) {
 		t.Errorf("full name = %q, want meshlite.v1.RouteTable", name)
 	}
 }
+
+func TestResourceName(t *testing.T) {
+	for _, tc := range []struct{ ns, workload, want string }{
+		{"", "web", "web"},
+		{"shop", "web", "shop/web"},
+	} {
+		if got := ResourceName(tc.ns, tc.workload); got != tc.want {
+			t.Errorf("ResourceName(%q, %q) = %q, want %q", tc.ns, tc.workload, got, tc.want)
+		}
+	}
+}
