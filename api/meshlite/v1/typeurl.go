@@ -16,3 +16,15 @@ const WorkloadMetadataKey = "workload"
 // ambassador names its Kubernetes namespace. With xDS identity on, a value
 // that disagrees with the namespace the client proved is refused.
 const NamespaceMetadataKey = "namespace"
+
+// ResourceName is the xDS name of a workload's RouteTable: the RouteTable
+// resource's "<namespace>/<name>" when the table comes from the Kubernetes
+// API (a table applies only to its own namespace), the plain workload name
+// when it comes from a directory (namespace ""). The control plane serves
+// tables under this name and ambassadors subscribe to it.
+func ResourceName(namespace, workload string) string {
+	if namespace == "" {
+		return workload
+	}
+	return namespace + "/" + workload
+}
