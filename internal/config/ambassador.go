@@ -33,7 +33,12 @@ type Ambassador struct {
 
 	XDS      string `mapstructure:"xds"`
 	Workload string `mapstructure:"workload"`
-	NodeID   string `mapstructure:"node-id"`
+	// Namespace is the pod's Kubernetes namespace, sent as node metadata;
+	// with it the ambassador subscribes to "<namespace>/<workload>" (the
+	// control plane's kubernetes source). Default $POD_NAMESPACE; empty
+	// means none (the directory source's plain "<workload>").
+	Namespace string `mapstructure:"namespace"`
+	NodeID    string `mapstructure:"node-id"`
 
 	ShutdownGrace     time.Duration `mapstructure:"shutdown-grace"`
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout"`
@@ -112,6 +117,8 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", "info", "operational log level: debug, info, warn or error")
 	fs.String("xds", "", "control plane address HOST:PORT; empty serves the static table only")
 	fs.String("workload", "", "workload name whose RouteTable to subscribe to (required with --xds)")
+	fs.String("namespace", "", "Kubernetes namespace sent to the control plane; with it the ambassador subscribes to "+
+		"NAMESPACE/WORKLOAD (default: POD_NAMESPACE; an explicit empty value means none)")
 	fs.String("node-id", "", "xDS node id (default: POD_NAME, else the host name)")
 	fs.Duration("shutdown-grace", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 	fs.Duration("read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
@@ -150,6 +157,9 @@ func LoadAmbassador(fs *pflag.FlagSet) (Ambassador, error) {
 	}
 	if cfg.Compat.Port != "" && !explicit(v, fs, "listen") {
 		cfg.Listen = net.JoinHostPort("127.0.0.1", cfg.Compat.Port)
+	}
+	if !explicit(v, fs, "namespace") {
+		cfg.Namespace = os.Getenv("POD_NAMESPACE")
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, joinLines(errs)

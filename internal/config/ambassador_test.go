@@ -205,3 +205,37 @@ func TestCheckFile(t *testing.T) {
 		t.Fatalf("problems = %q", problems)
 	}
 }
+
+// TestNamespace: --namespace defaults to POD_NAMESPACE (the downward API),
+// an explicit value wins, an explicit empty one means none, and a value
+// that is no namespace name is refused.
+func TestNamespace(t *testing.T) {
+	tests := []struct {
+		name   string
+		podNS  string
+		args   []string
+		want   string
+		errSub string
+	}{
+		{name: "none", want: ""},
+		{name: "from POD_NAMESPACE", podNS: "shop", want: "shop"},
+		{name: "flag wins", podNS: "shop", args: []string{"--namespace", "blog"}, want: "blog"},
+		{name: "explicit empty", podNS: "shop", args: []string{"--namespace="}, want: ""},
+		{name: "not a namespace", args: []string{"--namespace", "Shop_1"}, errSub: `namespace: "Shop_1" is not a Kubernetes namespace name`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("POD_NAMESPACE", tc.podNS)
+			cfg, err := loadAmb(t, tc.args...)
+			if tc.errSub != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errSub) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.errSub)
+				}
+				return
+			}
+			if err != nil || cfg.Namespace != tc.want {
+				t.Fatalf("namespace %q, err %v; want %q", cfg.Namespace, err, tc.want)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@ type ControlPlane struct {
 
 	Webhook `mapstructure:",squash"`
 	Inject  `mapstructure:",squash"`
+	Kube    `mapstructure:",squash"`
 }
 
 // ControlPlaneFlags defines the serve command's flags with their defaults.
@@ -63,6 +64,7 @@ func ControlPlaneFlags(fs *pflag.FlagSet) {
 	fs.Duration("resync", 30*time.Second, "rescan the directory this often even without change events (0 = never)")
 	WebhookFlags(fs)
 	InjectFlags(fs)
+	KubeFlags(fs)
 }
 
 // LoadControlPlane merges flags, MESHLITE_* environment, the --config file
@@ -72,6 +74,7 @@ func LoadControlPlane(fs *pflag.FlagSet) (ControlPlane, error) {
 	if _, err := load(fs, &cfg); err != nil {
 		return ControlPlane{}, err
 	}
+	cfg.Kube.resolve()
 	return cfg, errors.Join(cfg.Validate()...)
 }
 
@@ -80,9 +83,6 @@ func (c ControlPlane) Validate() []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
-	}
-	if c.Routes == "" {
-		add("routes", "required: the directory of RouteTable files")
 	}
 	for key, addr := range map[string]string{"xds": c.XDS, "admin": c.Admin} {
 		if err := checkAddr(addr); err != nil {
@@ -113,6 +113,7 @@ func (c ControlPlane) Validate() []error {
 	}
 	c.Webhook.validate(add)
 	c.Inject.validate(add)
+	c.Kube.validate(c.Routes, add)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
 }

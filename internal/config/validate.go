@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/meshlite/meshlite/pkg/routes"
 )
 
 // Validate returns one error per problem, each naming the setting and the fix.
@@ -26,6 +28,9 @@ func (c *Ambassador) Validate() []error {
 		if c.Workload == "" {
 			add("workload", "required with --xds: the workload whose RouteTable to subscribe to")
 		}
+	}
+	if c.Namespace != "" && !routes.IsDNSLabel(c.Namespace) {
+		add("namespace", "%q is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)", c.Namespace)
 	}
 	if c.Transparent != "" {
 		if err := checkAddr(c.Transparent); err != nil {

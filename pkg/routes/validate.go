@@ -58,7 +58,7 @@ func (p *problems) header(rt *RouteTable) {
 	switch {
 	case name == "":
 		p.add("metadata.name", "required (the workload's app label, for example numbers-web)")
-	case !isDNSLabel(name):
+	case !IsDNSLabel(name):
 		p.add("metadata.name", "%q is not a DNS-1123 label (use lower-case letters, digits and '-', "+
 			"starting and ending with a letter or digit, at most %d characters)", name, maxNameLen)
 	}
@@ -174,9 +174,10 @@ func (p *problems) timing(at string, r *Route) {
 	}
 }
 
-// isDNSLabel reports whether s is a DNS-1123 label: lower-case letters,
-// digits and '-', starting and ending with a letter or digit, 1..63 long.
-func isDNSLabel(s string) bool {
+// IsDNSLabel reports whether s is a DNS-1123 label, as metadata.name and
+// Kubernetes namespace names are: lower-case letters, digits and '-',
+// starting and ending with a letter or digit, 1..63 long.
+func IsDNSLabel(s string) bool {
 	if s == "" || len(s) > maxNameLen || s[0] == '-' || s[len(s)-1] == '-' {
 		return false
 	}
