@@ -38,7 +38,9 @@ type Options struct {
 	// XDS are the gRPC server's limits and keepalive settings; TypeURL,
 	// Logger and Registerer are filled in.
 	XDS xds.Options
-	// Debounce is the quiet time after a directory change; 0 means 100ms.
+	// Debounce is the window that coalesces a burst of directory changes
+	// (an isolated change is published at once; see source.Coalescer);
+	// 0 means 100ms.
 	Debounce time.Duration
 	// Resync rescans the directory this often without change events; 0
 	// means never.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,29 +26,39 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the source's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Debounce is how long the directory must be quiet after a change
-	// before it is scanned again; 0 means 100ms.
+	// Debounce is the Coalescer's window: a change after a quiet period is
+	// published at once, further changes within Debounce of a publication
+	// at its end, and a file written in place once the directory has been
+	// quiet this long (at most 10×Debounce after the first event). 0 means
+	// 100ms.
 	Debounce time.Duration
 	// Resync rescans the directory this often even without change events;
 	// 0 means 30s, negative disables it.
 	Resync time.Duration
 }
 
-// dirSource watches a directory with fsnotify and rescans it on any event,
-// which also follows the "..data" symlink swap of a ConfigMap volume. A
-// rescan after events reads only the files whose stamp changed; the first
-// scan and the periodic resync read every file.
+// dirSource watches a directory with fsnotify and rescans it when it
+// changes, which also follows the "..data" symlink swap of a ConfigMap
+// volume. A rescan after events reads only the files whose stamp changed;
+// the first scan and the periodic resync read every file.
+//
+// When to rescan is the Coalescer's decision, from what each event says
+// the directory holds now (see signal): a link or a directory swapped into
+// place (a ConfigMap update, git-sync) is a complete change and is
+// published at once; a regular file created or written in place, or a
+// table file that went away (an editor's save removes or renames, then
+// writes), may be half done and waits until the directory has been quiet
+// for the debounce.
 type dirSource struct {
-	opts    Options
-	log     *slog.Logger
-	metrics *metrics
-	scanner *scanner
-	watched string // the resolved directory the watch is on (Run's goroutine only)
+	*Publisher
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	scanner  *scanner
+	coalesce *Coalescer
 
-	mu      sync.Mutex
-	current Snapshot
-	ready   bool
-	subs    []chan Snapshot
+	scanMu  sync.Mutex // serialises scans: the coalescer's and the resync's
+	watched string     // the resolved directory the watch is on (under scanMu)
 }
 
 var _ Source = (*dirSource)(nil)
@@ -70,30 +81,19 @@ func NewDir(opts Options) (Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("component", "source", "dir", opts.Dir)
 	reg := opts.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	m := newMetrics(reg)
 	return &dirSource{
-		opts:    opts,
-		log:     log.With("component", "source", "dir", opts.Dir),
-		metrics: newMetrics(reg),
-		scanner: newScanner(opts.Dir, opts.Encode),
+		Publisher: NewPublisher(log, m.published),
+		opts:      opts,
+		log:       log,
+		metrics:   m,
+		scanner:   newScanner(opts.Dir, opts.Encode),
 	}, nil
-}
-
-func (d *dirSource) Subscribe() <-chan Snapshot {
-	ch := make(chan Snapshot, 1)
-	d.mu.Lock()
-	d.subs = append(d.subs, ch)
-	d.mu.Unlock()
-	return ch
-}
-
-func (d *dirSource) Current() (Snapshot, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.current, d.ready
 }
 
 func (d *dirSource) Run(ctx context.Context) error {
@@ -113,11 +113,18 @@ func (d *dirSource) Run(ctx context.Context) error {
 			d.log.Warn("source: cannot watch the parent of the linked directory; swaps are seen by the periodic rescan", "error", err)
 		}
 	}
-	d.rescan(readAll)
+	d.rescan(w, readAll)
+	d.coalesce = NewCoalescer(d.opts.Debounce, 10*d.opts.Debounce, func() bool { return d.rescan(w, readChanged) })
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { d.coalesce.Run(ctx) })
 	return d.loop(ctx, w)
 }
 
 // rewatch moves the directory's watch when its link now resolves elsewhere.
+// Called with scanMu held.
 func (d *dirSource) rewatch(w *fsnotify.Watcher) {
 	now, err := filepath.EvalSymlinks(d.opts.Dir)
 	if err != nil || now == d.watched {
@@ -132,19 +139,15 @@ func (d *dirSource) rewatch(w *fsnotify.Watcher) {
 	d.watched = now
 }
 
-// loop rescans after a quiet period following events, at most
-// 10×Debounce after the first of a burst, and on every resync tick.
+// loop hands every event to the coalescer and rescans on every resync
+// tick.
 func (d *dirSource) loop(ctx context.Context, w *fsnotify.Watcher) error {
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
 	var resync <-chan time.Time
 	if d.opts.Resync > 0 {
 		t := time.NewTicker(d.opts.Resync)
 		defer t.Stop()
 		resync = t.C
 	}
-	var pendingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,38 +156,51 @@ func (d *dirSource) loop(ctx context.Context, w *fsnotify.Watcher) error {
 			if !ok {
 				return nil
 			}
-			d.log.Debug("source: change", "event", ev.String())
-			if pendingSince.IsZero() {
-				pendingSince = time.Now()
-			}
-			if time.Since(pendingSince) < 10*d.opts.Debounce {
-				debounce.Reset(d.opts.Debounce)
-			}
+			d.signal(ev)
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
 			}
 			d.log.Warn("source: watch error; the periodic rescan still applies", "error", err)
-		case <-debounce.C:
-			pendingSince = time.Time{}
-			d.rewatch(w)
-			d.rescan(readChanged)
 		case <-resync:
-			d.rewatch(w)
-			d.rescan(readAll) // in case a change escaped every stamp
+			d.rescan(w, readAll) // in case a change escaped every stamp
 		}
 	}
 }
 
-// rescan scans the directory and publishes the result when it changed.
-func (d *dirSource) rescan(mode scanMode) {
+// signal tells the coalescer what an event means, judged by what its path
+// is now. A link or a directory was put in place whole, and a dotfile that
+// went away is Kubernetes' (or another atomic writer's) scaffolding: a
+// complete change. A regular file may still be being written, and a table
+// file that went away may be an editor's save halfway: settling.
+func (d *dirSource) signal(ev fsnotify.Event) {
+	var settling bool
+	if fi, err := os.Lstat(ev.Name); err != nil {
+		settling = !strings.HasPrefix(filepath.Base(ev.Name), ".")
+	} else {
+		settling = fi.Mode().IsRegular()
+	}
+	d.log.Debug("source: change", "event", ev.String(), "settling", settling)
+	if settling {
+		d.coalesce.Settling()
+	} else {
+		d.coalesce.Changed()
+	}
+}
+
+// rescan scans the directory and publishes the result when it changed,
+// reporting whether it did.
+func (d *dirSource) rescan(w *fsnotify.Watcher, mode scanMode) bool {
+	d.scanMu.Lock()
+	defer d.scanMu.Unlock()
+	d.rewatch(w)
 	before := d.scanner.reads
 	snap, fresh, err := d.scanner.scan(mode)
 	d.metrics.fileReads.Add(float64(d.scanner.reads - before))
 	if err != nil {
 		d.metrics.scans.WithLabelValues("error").Inc()
 		d.log.Error("source: scan failed; keeping the tables already loaded", "error", err)
-		return
+		return false
 	}
 	d.metrics.scans.WithLabelValues("ok").Inc()
 	for _, r := range fresh {
@@ -197,48 +213,5 @@ func (d *dirSource) rescan(mode scanMode) {
 	}
 	d.metrics.tables.Set(float64(len(snap.Tables)))
 	d.metrics.problems.Set(float64(snap.Errors()))
-	d.publish(snap)
-}
-
-func (d *dirSource) publish(snap Snapshot) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.ready && sameSnapshot(d.current, snap) {
-		return
-	}
-	for name, t := range snap.Tables {
-		if old := d.current.Tables[name]; old == nil || old.Version != t.Version {
-			d.log.Info("source: table loaded", "table", name, "version", t.Version, "file", t.File)
-		}
-	}
-	for name := range d.current.Tables {
-		if snap.Tables[name] == nil {
-			d.log.Info("source: table removed", "table", name)
-		}
-	}
-	d.current, d.ready = snap, true
-	for _, ch := range d.subs {
-		select { // keep only the latest snapshot
-		case <-ch:
-		default:
-		}
-		ch <- snap
-	}
-}
-
-func sameSnapshot(a, b Snapshot) bool {
-	if len(a.Tables) != len(b.Tables) || len(a.Status) != len(b.Status) {
-		return false
-	}
-	for name, t := range a.Tables {
-		if u := b.Tables[name]; u == nil || u.Version != t.Version || u.File != t.File {
-			return false
-		}
-	}
-	for i := range a.Status {
-		if a.Status[i] != b.Status[i] {
-			return false
-		}
-	}
-	return true
+	return d.Publish(snap)
 }

@@ -11,6 +11,7 @@ type metrics struct {
 	tableErrors prometheus.Counter
 	scans       *prometheus.CounterVec
 	fileReads   prometheus.Counter
+	published   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		fileReads: f.NewCounter(prometheus.CounterOpts{
 			Name: "meshlite_controlplane_file_reads_total",
 			Help: "Route table files read; a rescan after a change reads only the files whose size, times or inode changed.",
+		}),
+		published: f.NewCounter(prometheus.CounterOpts{
+			Name: "meshlite_controlplane_snapshots_published_total",
+			Help: "Snapshots of the route tables published to the xDS server (a table or a table's status changed).",
 		}),
 	}
 }

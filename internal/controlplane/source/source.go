@@ -2,6 +2,28 @@
 // mounted ConfigMap), validates each one and publishes the set of tables the
 // control plane serves. A file that becomes invalid does not take its table
 // away: the last good version keeps being served and the error is reported.
+//
+// Every Source is built from the same two parts, so that sources agree on
+// when an edit goes out:
+//
+//   - a Publisher, embedded, which gives the source Subscribe and Current:
+//     Publish(snapshot) hands a snapshot that differs from the current one
+//     to every subscriber, logs the tables loaded and removed, and reports
+//     whether it published;
+//   - a Coalescer, which decides when to rebuild and Publish. Call Changed
+//     for a complete change (an informer's add, update or delete; a
+//     ConfigMap's "..data" swap) and Settling for one that may still be in
+//     progress (a file written in place); run Run on its own goroutine with
+//     a flush function that rebuilds the snapshot and returns Publish's
+//     answer. An isolated change is then published at once (no debounce on
+//     a single edit), and a burst (kubectl apply -f of many tables, a resync)
+//     at most once per window.
+//
+// A source that watches something other than files (such as Kubernetes
+// RouteTable resources through an informer) calls Changed from its event
+// handlers and builds the snapshot in flush from its own cache; a flush that
+// finds nothing new (a resync's unchanged objects) must return false, so that
+// the next real edit is not held back by a window.
 package source
 
 import (
