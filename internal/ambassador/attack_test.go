@@ -361,7 +361,7 @@ func TestAttackForwardDoorHosts(t *testing.T) {
 		{"quote in host", `http://exa"mple.invalid/`, 400, "invalid character"},
 		{"IDN label that is not valid", "http://a\u200db.invalid/", 400, "invalid host"},
 		{"unicode host becomes punycode", "http://\u00e9xample.invalid/", 403, "xn--xample-9ua.invalid"},
-		{"Host header that differs from the absolute-form host", "http://" + mapped + "/api#evil.invalid", 400, `differs from Host header \"evil.invalid\"`},
+		{"Host header that differs from the absolute-form host", "http://" + mapped + "/api#evil.invalid", 400, `differs from Host header "evil.invalid"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,6 +64,7 @@ spec:
 	d := serveDoor(b, h, DoorLocal, 8080, testnet.Listen(b))
 	defer d.Close()
 	c := &fasthttp.HostClient{Addr: d.Listener.Addr().String()}
+	defer c.CloseIdleConnections()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	req.SetRequestURI("http://localhost:8080/api")
 	b.ReportAllocs()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/meshlite/meshlite/internal/ambassador/gate"
 	"github.com/meshlite/meshlite/internal/ambassador/upstream"
 	"github.com/meshlite/meshlite/pkg/policy"
 )
@@ -39,6 +40,7 @@ func statusOf(err error) (int, string) {
 		timeoutErr *upstream.TimeoutError
 		lookupErr  *lookupTimeoutError
 		bodyErr    *clientBodyError
+		gateErr    *gate.Error
 	)
 	switch {
 	case errors.Is(err, errShutDown):
@@ -47,6 +49,8 @@ func statusOf(err error) (int, string) {
 		return reqErr.status, reqErr.msg
 	case errors.As(err, &inputErr):
 		return http.StatusBadRequest, strings.TrimPrefix(inputErr.Error(), "policy: ")
+	case errors.As(err, &gateErr): // a body the gate refused while it streamed
+		return gateErr.Status, "malformed request body: " + gateErr.Reason
 	case errors.As(err, &bodyErr):
 		if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return StatusClientClosed, "client went away while sending the request body"

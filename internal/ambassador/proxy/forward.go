@@ -59,18 +59,9 @@ func (h *Handler) outgoing(x *exchange, req *fasthttp.Request, p *plan) {
 	length := hdr.ContentLength() // before Transfer-Encoding goes
 	req.URI().DisablePathNormalizing = true
 	req.SetRequestURI(p.upstream.String())
-	for _, name := range connectionTokens(hdr.Peek("Connection")) {
-		hdr.Del(name)
-	}
-	for _, name := range hopByHop {
-		hdr.Del(name)
-	}
-	for _, name := range forwarding {
-		hdr.Del(name)
-	}
-	hdr.Del("Expect") // the door already answered 100 Continue itself
-	hdr.Del("Host")   // set from the target by the upstream client
-	if te := hdr.Peek("Te"); bytes.Contains(bytes.ToLower(te), []byte("trailers")) {
+	trailers := bytes.Contains(bytes.ToLower(hdr.Peek("Te")), []byte("trailers"))
+	dropRequestHeaders(hdr)
+	if trailers {
 		hdr.Set("Te", "trailers")
 	}
 	if x.span != nil && x.span.SpanContext().IsValid() {
@@ -93,6 +84,26 @@ var hopByHop = []string{
 // what a client sends in them is not passed on, and the ambassador adds
 // none (the upstream sees the ambassador as its client).
 var forwarding = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// dropRequestHeaders removes from a request, in one pass over its headers,
+// the hop-by-hop ones (and those its Connection header names), the
+// forwarding ones, Expect (the door answered 100 Continue itself) and Host
+// (the upstream client sets the target's).
+func dropRequestHeaders(hdr *fasthttp.RequestHeader) {
+	hop := connectionTokens(hdr.Peek("Connection"))
+	var drop [][]byte
+	for k := range hdr.All() {
+		if isHopByHop(k) || inFold(forwarding, k) || inFold(hop, k) || bytes.EqualFold(k, []byte("Expect")) {
+			drop = append(drop, append([]byte(nil), k...))
+		}
+	}
+	for _, k := range drop {
+		hdr.DelBytes(k)
+	}
+	hdr.Del("Connection") // the specially kept ones, whether All listed them or not
+	hdr.Del("Transfer-Encoding")
+	hdr.Del("Host")
+}
 
 // connectionTokens lists the header names a Connection header names as
 // hop-by-hop.

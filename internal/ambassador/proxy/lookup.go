@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/meshlite/meshlite/pkg/policy"
@@ -28,9 +29,12 @@ func (e *lookupTimeoutError) reason() string {
 
 // decide asks pol about req with the name lookup bounded by limit: the
 // route timeout has not started yet, so nothing else would bound it.
+//
+// Most decisions look nothing up (a literal address, a cached answer): the
+// deadline's timer is armed only when something waits on it.
 func (h *Handler) decide(ctx context.Context, pol *policy.Policy, req policy.Request, limit time.Duration, what string) (policy.Decision, error) {
-	lctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
+	lctx := &lazyDeadline{Context: ctx, at: time.Now().Add(limit)}
+	defer lctx.stop()
 	d, err := pol.Decide(lctx, req)
 	// The lookup's socket deadline can fire before lctx's timer: look at
 	// the clock too.
@@ -43,6 +47,40 @@ func (h *Handler) decide(ctx context.Context, pol *policy.Policy, req policy.Req
 		err = te
 	}
 	return d, err
+}
+
+// lazyDeadline is ctx with a deadline whose timer starts only when Done or
+// Err is first asked for.
+type lazyDeadline struct {
+	context.Context
+	at time.Time
+
+	once   sync.Once
+	armed  context.Context
+	cancel context.CancelFunc
+}
+
+func (c *lazyDeadline) arm() context.Context {
+	c.once.Do(func() { c.armed, c.cancel = context.WithDeadline(c.Context, c.at) })
+	return c.armed
+}
+
+func (c *lazyDeadline) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.at) {
+		return d, true
+	}
+	return c.at, true
+}
+
+func (c *lazyDeadline) Done() <-chan struct{} { return c.arm().Done() }
+func (c *lazyDeadline) Err() error            { return c.arm().Err() }
+
+// stop releases the timer, if it was started.
+func (c *lazyDeadline) stop() {
+	c.once.Do(func() {}) // no arming after this
+	if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 func deadline(ctx context.Context) time.Time {
