@@ -44,6 +44,26 @@ type Options struct {
 	MinClientPing time.Duration
 	// StopTimeout bounds the graceful stop; 0 means 10s.
 	StopTimeout time.Duration
+
+	// CertFile and KeyFile (PEM) serve xDS over TLS 1.2 or later, re-read
+	// when they change; "" serves plaintext. See auth.go for identity.
+	CertFile, KeyFile string
+	// ClientCAFile (PEM, re-read when it changes) verifies client
+	// certificates; a verified certificate is the client's identity. They
+	// are required unless Tokens are accepted too. "" asks for none.
+	ClientCAFile string
+	// TrustDomain, when set, is the only SPIFFE trust domain accepted in
+	// client certificates; "" accepts any.
+	TrustDomain string
+	// Tokens accepts ServiceAccount tokens (authorization: Bearer) when
+	// Tokens.Reviewer is set.
+	Tokens TokenOptions
+	// RequireIdentity refuses clients that prove no identity. Identity is
+	// required anyway whenever ClientCAFile or Tokens.Reviewer is set.
+	RequireIdentity bool
+	// Insecure says identity was waived on purpose (--xds-insecure where
+	// it would be required); New logs a warning.
+	Insecure bool
 }
 
 // Server is the control plane's gRPC server: ADS plus the standard health
@@ -75,19 +95,29 @@ func New(opts Options) (*Server, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	g, creds, err := newGuard(opts, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	logSecurity(log, opts, g)
 	s := &Server{opts: opts, log: log, cache: newTableCache(opts.TypeURL), health: health.NewServer()}
 	s.tracker = newTracker(opts.TypeURL, log, newMetrics(reg), s.cache.Versions)
 	s.streams, s.endStreams = context.WithCancel(context.Background())
-	s.grpc = grpc.NewServer(
+	serverOpts := []grpc.ServerOption{
+		grpc.ChainStreamInterceptor(g.intercept),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.MinClientPing, PermitWithoutStream: true}),
 		// Thousands of mostly idle streams: small per-connection buffers
 		// (gRPC returns the write buffer to a shared pool after each flush
 		// by default).
-		grpc.ReadBufferSize(8<<10),
-		grpc.WriteBufferSize(8<<10),
-	)
+		grpc.ReadBufferSize(8 << 10),
+		grpc.WriteBufferSize(8 << 10),
+	}
+	if creds != nil {
+		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
+	s.grpc = grpc.NewServer(serverOpts...)
 	xdsServer := serverv3.NewServer(s.streams, s.cache, s.tracker)
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(s.grpc, xdsServer)
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -31,9 +31,12 @@ type Ambassador struct {
 	NodeID string `json:"nodeId"`
 	// Workload is the node metadata "workload", else the first resource
 	// name the stream subscribed to.
-	Workload   string   `json:"workload"`
-	Stream     string   `json:"stream"` // "sotw" or "delta"
-	Address    string   `json:"address,omitempty"`
+	Workload string `json:"workload"`
+	Stream   string `json:"stream"` // "sotw" or "delta"
+	Address  string `json:"address,omitempty"`
+	// Identity is who the client proved to be ("certificate spiffe://...",
+	// "token system:serviceaccount:..."); "" when it proved nothing.
+	Identity   string   `json:"identity,omitempty"`
 	Subscribed []string `json:"subscribed"`
 	// LastACKedVersion is the version of the workload's table the
 	// ambassador last accepted; "" before its first ACK.
@@ -133,6 +136,9 @@ func (t *tracker) open(ctx context.Context, kind string, id int64) {
 	c := &conn{info: Ambassador{Stream: kind, ConnectedSince: t.now()}, acked: map[string]string{}}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		c.info.Address = p.Addr.String()
+	}
+	if id, ok := IdentityFrom(ctx); ok {
+		c.info.Identity = id.String()
 	}
 	t.mu.Lock()
 	t.conns[connKey{kind, id}] = c
