@@ -4,7 +4,10 @@
 # iproute2 (the proxy's end-to-end tests put their upstream in a network
 # namespace; they skip without root or ip) and nft from nftables (the
 # capture's namespace tests list what "ambassador init" installed with it;
-# they skip without root, ip or nft, and fail instead under CI=true).
+# they skip without root, ip or nft, and fail instead under CI=true), and
+# through scripts/kube-deps.sh the etcd, kube-apiserver and kubectl the
+# Kubernetes tests run (internal/kubetest; built from their Go modules and
+# cached, about ten minutes the first time).
 set -euo pipefail
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
@@ -16,3 +19,4 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+bash "$(dirname "$0")/kube-deps.sh"
