@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,8 +46,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the meshlite_xds_* metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Security is TLS, the client certificate and the token (creds.go);
+	// the zero value is plaintext.
+	Security Security
 	// DialOptions are added after the defaults (insecure transport
-	// credentials, keepalive pings every 30s), so they override them.
+	// credentials unless Security asks for TLS, keepalive pings every
+	// 30s), so they override them.
 	DialOptions []grpc.DialOption
 	// BackoffBase and BackoffMax bound the wait before reopening a lost
 	// stream: a random duration in [0, min(BackoffMax, BackoffBase·2^n)]
@@ -106,15 +111,20 @@ func New(opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	secure, err := opts.Security.dialOptions(log)
+	if err != nil {
+		return nil, err
+	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	}
+	dialOpts = append(dialOpts, secure...)
 	return &Client{
 		opts:     opts,
 		log:      log.With("component", "xdsclient", "addr", opts.Addr, "workload", opts.Workload),
 		metrics:  newMetrics(opts.Registerer),
-		dialOpts: append(dialOpts, opts.DialOptions...),
+		dialOpts: slices.Concat(dialOpts, opts.DialOptions),
 		jitter:   backoff.FullJitter,
 		state:    State{Since: time.Now()},
 	}, nil
