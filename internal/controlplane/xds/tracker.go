@@ -32,13 +32,16 @@ type Ambassador struct {
 	// Workload is the node metadata "workload", else the first resource
 	// name the stream subscribed to.
 	Workload string `json:"workload"`
-	Stream   string `json:"stream"` // "sotw" or "delta"
-	Address  string `json:"address,omitempty"`
+	// Namespace is the node metadata "namespace"; "" when not sent.
+	Namespace string `json:"namespace,omitempty"`
+	Stream    string `json:"stream"` // "sotw" or "delta"
+	Address   string `json:"address,omitempty"`
 	// Identity is who the client proved to be ("certificate spiffe://...",
 	// "token system:serviceaccount:..."); "" when it proved nothing.
 	Identity   string   `json:"identity,omitempty"`
 	Subscribed []string `json:"subscribed"`
-	// LastACKedVersion is the version of the workload's table the
+	// LastACKedVersion is the version of the workload's table (the
+	// resource meshlitev1.ResourceName(Namespace, Workload)) the
 	// ambassador last accepted; "" before its first ACK.
 	LastACKedVersion string `json:"lastAckedVersion,omitempty"`
 	// LastNACK is the error_detail of its last rejection, "" if none.
@@ -63,6 +66,7 @@ type sent struct {
 type conn struct {
 	info         Ambassador
 	metaWorkload bool
+	resource     string // the workload's table: ResourceName(namespace, workload)
 	sent         []sent
 	acked        map[string]string // resource → version the client accepted
 }
@@ -118,7 +122,7 @@ func (t *tracker) Ambassadors() []Ambassador {
 	for _, c := range t.conns {
 		a := c.info
 		a.Subscribed = slices.Clone(a.Subscribed)
-		v := current[a.Workload]
+		v := current[c.resource]
 		a.InSync = v != "" && a.LastACKedVersion == v
 		out = append(out, a)
 	}
@@ -162,14 +166,18 @@ func (c *conn) identify(node *core.Node, subscribed []string) {
 	if node != nil && node.GetId() != "" {
 		c.info.NodeID = node.GetId()
 	}
-	if w := node.GetMetadata().GetFields()[meshlitev1.WorkloadMetadataKey].GetStringValue(); w != "" {
+	fields := node.GetMetadata().GetFields()
+	if w := fields[meshlitev1.WorkloadMetadataKey].GetStringValue(); w != "" {
 		c.info.Workload, c.metaWorkload = w, true
+		c.info.Namespace = fields[meshlitev1.NamespaceMetadataKey].GetStringValue()
+		c.resource = meshlitev1.ResourceName(c.info.Namespace, w)
 	}
 	if subscribed != nil {
 		c.info.Subscribed = subscribed
 	}
 	if !c.metaWorkload && len(c.info.Subscribed) > 0 {
 		c.info.Workload = c.info.Subscribed[0]
+		c.resource = c.info.Workload
 	}
 }
 
@@ -212,7 +220,7 @@ func (t *tracker) reply(c *conn, nonce string, errorDetail string, rejected bool
 			delete(c.acked, name)
 		}
 	}
-	c.info.LastACKedVersion = c.acked[c.info.Workload]
+	c.info.LastACKedVersion = c.acked[c.resource]
 	for name, v := range s.versions {
 		at, known := t.changedAt[v]
 		if previous[name] != v && known && at.After(c.info.ConnectedSince) {
@@ -223,7 +231,7 @@ func (t *tracker) reply(c *conn, nonce string, errorDetail string, rejected bool
 
 func (t *tracker) nack(c *conn, s sent, detail string) {
 	t.metrics.nacks.Inc()
-	version := s.versions[c.info.Workload]
+	version := s.versions[c.resource]
 	if version == "" {
 		version = responseVersion(s.versions)
 	}
