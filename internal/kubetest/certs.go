@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"testing"
 	"time"
 )
 
@@ -136,25 +135,4 @@ func privateKeyPEM(key crypto.PrivateKey) ([]byte, error) {
 
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-// ServingTLS returns a server certificate for hosts (IP addresses or DNS
-// names; 127.0.0.1 when none are given) issued by a fresh CA, for a server
-// that the API server calls, such as an admission webhook: serve with
-// tls.X509KeyPair(certPEM, keyPEM) and put caPEM in the webhook's
-// clientConfig.caBundle.
-func ServingTLS(t testing.TB, hosts ...string) (certPEM, keyPEM, caPEM []byte) {
-	t.Helper()
-	if len(hosts) == 0 {
-		hosts = []string{"127.0.0.1"}
-	}
-	ca, err := newAuthority("kubetest webhook CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err = ca.serving(hosts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certPEM, keyPEM, ca.pem
 }

@@ -18,6 +18,9 @@
 //		...
 //	}
 //
-// Tests that share a cluster use distinct namespace names. Start gives a
-// test a cluster of its own, stopped when the test ends.
+// Tests that share a cluster use distinct namespace names, and limit what
+// they make cluster-wide (a webhook configuration: a namespaceSelector on
+// their namespace). Start gives a test a cluster of its own, stopped when
+// the test ends. A webhook server's certificate can come from
+// internal/tlstest (TestWebhookByURL shows how).
 package kubetest
