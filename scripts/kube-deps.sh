@@ -9,7 +9,7 @@
 # ${XDG_CACHE_HOME:-$HOME/.cache}/meshlite/kube-v1.37.2), which is where the
 # tests look unless MESHLITE_KUBE_BIN names another directory. A cache built
 # from the same hack/kube files is kept: the second run only prints versions.
-# The first build takes about ten minutes on two cores and needs only the Go
+# The first build takes 10 to 25 minutes on two cores and needs only the Go
 # module proxy. Usage: scripts/kube-deps.sh [--force]
 set -euo pipefail
 
@@ -60,7 +60,7 @@ if [ "${1:-}" != "--force" ] && cached; then
   exit 0
 fi
 
-echo "kube-deps: building kube-apiserver, kubectl ($KUBE_VERSION) and etcd into $cache (about 10 minutes on 2 cores)"
+echo "kube-deps: building kube-apiserver, kubectl ($KUBE_VERSION) and etcd into $cache (10 to 25 minutes on 2 cores, by load)"
 start=$SECONDS
 tmp=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
