@@ -1,5 +1,6 @@
-// Command controlplane serves meshlite RouteTables from a directory to every
-// ambassador over xDS (ADS), and validates such a directory for CI.
+// Command controlplane serves meshlite RouteTables from a directory or the
+// Kubernetes API to every ambassador over xDS (ADS), and validates such a
+// directory for CI.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/meshlite/meshlite/internal/config"
 	"github.com/meshlite/meshlite/internal/controlplane"
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
+	"github.com/meshlite/meshlite/internal/controlplane/kube"
 	"github.com/meshlite/meshlite/internal/controlplane/suggest"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/telemetry"
@@ -40,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func serveCmd(stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "watch the RouteTable directory and serve it over ADS until SIGTERM",
+		Short: "watch the RouteTable directory (or, with --source kubernetes, the RouteTable resources) and serve it over ADS until SIGTERM",
 		Args:  cli.Args(cobra.ExactArgs(0)),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.LoadControlPlane(cmd.Flags())
@@ -51,8 +53,12 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			kubeOpts, err := kubernetesOptions(cfg.Kube)
+			if err != nil {
+				return err
+			}
 			cp, err := controlplane.New(controlplane.Options{
-				RoutesDir: cfg.Routes, Logger: log, Debounce: cfg.Debounce, Resync: cfg.Resync,
+				RoutesDir: cfg.Routes, Kubernetes: kubeOpts, Logger: log, Debounce: cfg.Debounce, Resync: cfg.Resync,
 				AdminOpen: cfg.AdminOpen, ShutdownGrace: cfg.ShutdownGrace,
 				XDS: xds.Options{
 					MaxConnections: cfg.MaxConnections, MaxConcurrentStreams: uint32(cfg.MaxStreams),
@@ -67,12 +73,27 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			log.Info("controlplane: starting", "routes", cfg.Routes, "xds", cfg.XDS, "admin", cfg.Admin, "version", telemetry.Version)
+			log.Info("controlplane: starting", "source", cfg.Source, "routes", cfg.Routes, "xds", cfg.XDS, "admin", cfg.Admin, "version", telemetry.Version)
 			return cp.Run(ctx, cfg.XDS, cfg.Admin)
 		},
 	}
 	config.ControlPlaneFlags(cmd.Flags())
 	return cmd
+}
+
+// kubernetesOptions are the Kubernetes source's settings; nil for the
+// directory source.
+func kubernetesOptions(k config.Kube) (*controlplane.KubernetesOptions, error) {
+	if k.Source != config.SourceKubernetes {
+		return nil, nil
+	}
+	rc, err := kube.RESTConfig(k.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return &controlplane.KubernetesOptions{
+		Config: rc, LeaseNamespace: k.LeaseNamespace, LeaseName: k.LeaseName, StatusInterval: k.StatusInterval,
+	}, nil
 }
 
 func validateCmd(stdout io.Writer) *cobra.Command {

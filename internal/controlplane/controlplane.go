@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
+	"github.com/meshlite/meshlite/internal/controlplane/kube"
 	"github.com/meshlite/meshlite/internal/controlplane/source"
 	"github.com/meshlite/meshlite/internal/controlplane/webhook"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
@@ -28,8 +30,12 @@ import (
 // Options configure a control plane. Zero values are useful except
 // RoutesDir.
 type Options struct {
-	// RoutesDir is the directory of RouteTable files. Required.
+	// RoutesDir is the directory of RouteTable files. Required unless
+	// Kubernetes is set.
 	RoutesDir string
+	// Kubernetes, when set, replaces the directory with RouteTable
+	// resources read from the API server, and writes their status.
+	Kubernetes *KubernetesOptions
 	// Logger receives every component's events; nil discards them.
 	Logger *slog.Logger
 	// Registry collects the metrics served on /metrics; nil means
@@ -66,6 +72,23 @@ type WebhookOptions struct {
 	Inject inject.Options
 }
 
+// KubernetesOptions configure the Kubernetes source (package kube).
+type KubernetesOptions struct {
+	// Config reaches the API server (kube.RESTConfig). Required.
+	Config *rest.Config
+	// LeaseNamespace and LeaseName name the Lease electing the replica
+	// that writes status. Required.
+	LeaseNamespace, LeaseName string
+	// Identity is this replica in the Lease; "" means POD_NAME (else the
+	// host name) with a random suffix.
+	Identity string
+	// StatusInterval is the shortest time between two status passes; 0
+	// means 1s.
+	StatusInterval time.Duration
+	// Lease timings; 0 means 15s, 10s and 2s.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
 // Status is the /status document.
 type Status struct {
 	// Ready is true once the directory was scanned and its tables published.
@@ -96,19 +119,13 @@ func New(opts Options) (*ControlPlane, error) {
 	if reg == nil {
 		reg = telemetry.NewRegistry()
 	}
-	resync := opts.Resync
-	if resync == 0 {
-		resync = -1
-	}
-	src, err := source.NewDir(source.Options{
-		Dir: opts.RoutesDir, Logger: log, Registerer: reg, Debounce: opts.Debounce, Resync: resync,
-	})
-	if err != nil {
-		return nil, err
-	}
 	xo := opts.XDS
 	xo.TypeURL, xo.Logger, xo.Registerer = meshlitev1.TypeURL, log, reg
 	srv, err := xds.New(xo)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newSource(opts, log, reg, srv)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +137,26 @@ func New(opts Options) (*ControlPlane, error) {
 		return nil, err
 	}
 	return &ControlPlane{opts: opts, log: log, reg: reg, src: src, updates: src.Subscribe(), xds: srv, webhook: wh}, nil
+}
+
+// newSource builds the directory source, or the Kubernetes one, which
+// counts the xDS server's ambassadors in each RouteTable's status.
+func newSource(opts Options, log *slog.Logger, reg prometheus.Registerer, srv *xds.Server) (source.Source, error) {
+	if k := opts.Kubernetes; k != nil {
+		return kube.New(kube.Options{
+			Config: k.Config, Ambassadors: srv.Ambassadors, Logger: log, Registerer: reg,
+			LeaseNamespace: k.LeaseNamespace, LeaseName: k.LeaseName, Identity: k.Identity,
+			StatusInterval: k.StatusInterval,
+			LeaseDuration:  k.LeaseDuration, RenewDeadline: k.RenewDeadline, RetryPeriod: k.RetryPeriod,
+		})
+	}
+	resync := opts.Resync
+	if resync == 0 {
+		resync = -1
+	}
+	return source.NewDir(source.Options{
+		Dir: opts.RoutesDir, Logger: log, Registerer: reg, Debounce: opts.Debounce, Resync: resync,
+	})
 }
 
 // newWebhook builds the webhook server, loading its certificate now so
