@@ -129,7 +129,9 @@ const setupText = `## Setup
 - **Control plane**: the ` + "`controlplane serve`" + ` binary, run as a child process of the
   harness so that its CPU time (utime+stime from /proc/<pid>/stat) and memory
   (VmRSS, VmHWM from /proc/<pid>/status) are its own. Defaults throughout
-  (100 ms debounce, 30 s resync), except the connection cap raised above N.
+  (100 ms debounce window: an isolated change, such as one ..data swap, is
+  published at once and a burst once per window; 30 s resync), except the
+  connection cap raised above N.
 - **Ambassadors**: N simulated ambassadors in the harness process, each the
   ambassador's own xDS client (internal/ambassador/xdsclient) on its own gRPC
   connection and ADS stream, as in a pod. Each received table is converted and
