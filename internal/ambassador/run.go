@@ -205,7 +205,8 @@ func nodeID(cfg config.Ambassador) string {
 
 func (a *instance) startXDS(ctx context.Context) error {
 	c, err := xdsclient.New(xdsclient.Options{
-		Addr: a.cfg.XDS, NodeID: nodeID(a.cfg), Workload: a.cfg.Workload, Logger: a.log, Registerer: a.reg,
+		Addr: a.cfg.XDS, NodeID: nodeID(a.cfg), Workload: a.cfg.Workload, Namespace: a.cfg.Namespace,
+		Logger: a.log, Registerer: a.reg,
 		Apply: func(version string, rt *routes.RouteTable) error {
 			return a.loader.apply(rt, version, "xds:"+a.cfg.XDS)
 		},

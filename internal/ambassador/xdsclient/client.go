@@ -40,6 +40,11 @@ type Options struct {
 	// Workload is the RouteTable to subscribe to (its metadata.name); it is
 	// also sent as node metadata "workload".
 	Workload string
+	// Namespace, when set, is sent as node metadata "namespace" and the
+	// subscription is to "<Namespace>/<Workload>", the name under which the
+	// control plane's kubernetes source serves the RouteTable of that
+	// namespace (meshlitev1.ResourceName). "" subscribes to "<Workload>".
+	Namespace string
 	// Apply receives every table; see Applier.
 	Apply Applier
 	// Logger receives connection, ACK and NACK events; nil discards them.

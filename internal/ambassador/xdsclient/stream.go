@@ -184,6 +184,9 @@ func (c *Client) subscribe() *xdsv1.DiscoveryRequest {
 			meshlitev1.WorkloadMetadataKey: structpb.NewStringValue(c.opts.Workload),
 		}},
 	}
+	if ns := c.opts.Namespace; ns != "" {
+		req.Node.Metadata.Fields[meshlitev1.NamespaceMetadataKey] = structpb.NewStringValue(ns)
+	}
 	return req
 }
 
@@ -194,7 +197,7 @@ func (c *Client) request(version, nonce string) *xdsv1.DiscoveryRequest {
 		VersionInfo:   version,
 		ResponseNonce: nonce,
 		TypeUrl:       meshlitev1.TypeURL,
-		ResourceNames: []string{c.opts.Workload},
+		ResourceNames: []string{meshlitev1.ResourceName(c.opts.Namespace, c.opts.Workload)},
 	}
 }
 
