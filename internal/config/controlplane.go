@@ -44,6 +44,8 @@ type ControlPlane struct {
 	Webhook `mapstructure:",squash"`
 	Inject  `mapstructure:",squash"`
 	Kube    `mapstructure:",squash"`
+
+	XDSIdentity `mapstructure:",squash"`
 }
 
 // ControlPlaneFlags defines the serve command's flags with their defaults.
@@ -65,6 +67,7 @@ func ControlPlaneFlags(fs *pflag.FlagSet) {
 	WebhookFlags(fs)
 	InjectFlags(fs)
 	KubeFlags(fs)
+	XDSIdentityFlags(fs)
 }
 
 // LoadControlPlane merges flags, MESHLITE_* environment, the --config file
@@ -114,6 +117,7 @@ func (c ControlPlane) Validate() []error {
 	c.Webhook.validate(add)
 	c.Inject.validate(add)
 	c.Kube.validate(c.Routes, add)
+	c.validateXDSIdentity(add)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
 }

@@ -16,10 +16,10 @@ func TestKubeSource(t *testing.T) {
 	}{
 		{name: "directory by default", env: map[string]string{"POD_NAMESPACE": ""},
 			want: Kube{Source: SourceDirectory, LeaseNamespace: DefaultLeaseNamespace, LeaseName: "meshlite-controlplane", StatusInterval: time.Second}},
-		{name: "kubernetes, lease beside the pod", args: []string{"--source", "kubernetes", "--kubeconfig", "/k"},
+		{name: "kubernetes, lease beside the pod", args: []string{"--source", "kubernetes", "--kubeconfig", "/k", "--xds-insecure"},
 			env:  map[string]string{"POD_NAMESPACE": "mesh"},
 			want: Kube{Source: SourceKubernetes, Kubeconfig: "/k", LeaseNamespace: "mesh", LeaseName: "meshlite-controlplane", StatusInterval: time.Second}},
-		{name: "kubernetes needs no --routes", args: []string{"--source", "kubernetes", "--routes", "", "--lease-namespace", "ops", "--status-interval", "5s"},
+		{name: "kubernetes needs no --routes", args: []string{"--source", "kubernetes", "--routes", "", "--lease-namespace", "ops", "--status-interval", "5s", "--xds-insecure"},
 			want: Kube{Source: SourceKubernetes, LeaseNamespace: "ops", LeaseName: "meshlite-controlplane", StatusInterval: 5 * time.Second}},
 		{name: "directory needs --routes", args: []string{"--routes", ""}, wantErr: "config: routes: required"},
 		{name: "unknown source", args: []string{"--source", "etcd"}, wantErr: `config: source: "etcd" is not a source (use directory or kubernetes)`},
