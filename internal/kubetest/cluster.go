@@ -177,22 +177,24 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 // clients (dynamic, apiextensions, informers) or to change and use.
 func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.config) }
 
-// Namespace creates namespace name with its "default" ServiceAccount (no
-// controller-manager makes it) and returns name. It fails the test if the
-// namespace exists: tests sharing a cluster pick distinct names. The
-// namespace is left behind; it goes with the cluster.
-func (c *Cluster) Namespace(t testing.TB, name string) string {
+// Namespace creates a namespace named prefix plus a unique suffix
+// ("smoke-x7k2p"), with its "default" ServiceAccount (no controller-manager
+// makes it), and returns its name. Unique names let tests share a cluster
+// and run with -count above 1. The namespace is left behind; it goes with
+// the cluster.
+func (c *Cluster) Namespace(t testing.TB, prefix string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), callWait)
 	defer cancel()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("kubetest: create namespace %s: %v", name, err)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	got, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("kubetest: create namespace %s-*: %v", prefix, err)
 	}
-	if err := c.ensureServiceAccount(name, "default"); err != nil {
+	if err := c.ensureServiceAccount(got.Name, "default"); err != nil {
 		t.Fatal(err)
 	}
-	return name
+	return got.Name
 }
 
 // ensureServiceAccount creates ServiceAccount ns/name unless it exists.

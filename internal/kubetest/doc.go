@@ -14,13 +14,13 @@
 //
 //	func TestSomething(t *testing.T) {
 //		c := kubetest.Shared(t)
-//		ns := c.Namespace(t, "something")
+//		ns := c.Namespace(t, "something") // "something-x7k2p"
 //		...
 //	}
 //
-// Tests that share a cluster use distinct namespace names, and limit what
-// they make cluster-wide (a webhook configuration: a namespaceSelector on
-// their namespace). Start gives a test a cluster of its own, stopped when
-// the test ends. A webhook server's certificate can come from
-// internal/tlstest (TestWebhookByURL shows how).
+// Tests that share a cluster work in namespaces of their own (Namespace
+// makes unique names) and narrow what they make cluster-wide (a webhook
+// configuration selects its test's namespace). Start gives a test a
+// cluster of its own, stopped when the test ends. A webhook server's
+// certificate can come from internal/tlstest (TestWebhookByURL shows how).
 package kubetest

@@ -43,7 +43,7 @@ func TestWebhookByURL(t *testing.T) {
 	none := admissionregistrationv1.SideEffectClassNone
 	fail := admissionregistrationv1.Fail
 	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubetest-" + ns},
+		ObjectMeta: metav1.ObjectMeta{Name: ns}, // unique, like the namespace
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:                    "label.kubetest.meshlite.io",
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caPEM},
