@@ -57,14 +57,17 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			xo, err := withXDSIdentity(cfg, xds.Options{
+				MaxConnections: cfg.MaxConnections, MaxConcurrentStreams: uint32(cfg.MaxStreams),
+				KeepaliveTime: cfg.KeepaliveTime, KeepaliveTimeout: cfg.KeepaliveTimeout,
+				MinClientPing: cfg.MinClientPing, StopTimeout: cfg.ShutdownGrace,
+			})
+			if err != nil {
+				return err
+			}
 			cp, err := controlplane.New(controlplane.Options{
 				RoutesDir: cfg.Routes, Kubernetes: kubeOpts, Logger: log, Debounce: cfg.Debounce, Resync: cfg.Resync,
-				AdminOpen: cfg.AdminOpen, ShutdownGrace: cfg.ShutdownGrace,
-				XDS: xds.Options{
-					MaxConnections: cfg.MaxConnections, MaxConcurrentStreams: uint32(cfg.MaxStreams),
-					KeepaliveTime: cfg.KeepaliveTime, KeepaliveTimeout: cfg.KeepaliveTimeout,
-					MinClientPing: cfg.MinClientPing, StopTimeout: cfg.ShutdownGrace,
-				},
+				AdminOpen: cfg.AdminOpen, ShutdownGrace: cfg.ShutdownGrace, XDS: xo,
 				Webhook: controlplane.WebhookOptions{Addr: cfg.Webhook.Addr, CertFile: cfg.Webhook.Cert, KeyFile: cfg.Webhook.Key,
 					Inject: inject.Options{Image: cfg.Inject.Image, ControlPlane: cfg.Inject.XDS, Version: telemetry.Version}},
 			})
