@@ -207,6 +207,10 @@ func (a *instance) startXDS(ctx context.Context) error {
 	c, err := xdsclient.New(xdsclient.Options{
 		Addr: a.cfg.XDS, NodeID: nodeID(a.cfg), Workload: a.cfg.Workload, Namespace: a.cfg.Namespace,
 		Logger: a.log, Registerer: a.reg,
+		Security: xdsclient.Security{
+			CAFile: a.cfg.XDSClientIdentity.CA, ServerName: a.cfg.XDSClientIdentity.ServerName,
+			CertFile: a.cfg.XDSClientIdentity.Cert, KeyFile: a.cfg.XDSClientIdentity.Key, TokenFile: a.cfg.XDSClientIdentity.Token,
+		},
 		Apply: func(version string, rt *routes.RouteTable) error {
 			return a.loader.apply(rt, version, "xds:"+a.cfg.XDS)
 		},

@@ -39,6 +39,9 @@ type Ambassador struct {
 	// means none (the directory source's plain "<workload>").
 	Namespace string `mapstructure:"namespace"`
 	NodeID    string `mapstructure:"node-id"`
+	// XDSClientIdentity is TLS to the control plane and the proof of who
+	// this ambassador is (xdsclientauth.go).
+	XDSClientIdentity `mapstructure:",squash"`
 
 	ShutdownGrace     time.Duration `mapstructure:"shutdown-grace"`
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout"`
@@ -139,6 +142,7 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 		"e.g. 127.0.0.1:15001 (also listens on [::1] at that port); empty = off")
 	fs.Duration("detect-timeout", time.Second, "transparent door: how long to wait for a connection's first bytes "+
 		"before deciding on its original address")
+	XDSClientIdentityFlags(fs)
 }
 
 // LoadAmbassador merges flags, environment (MESHLITE_*, then Proxy__*), the

@@ -74,6 +74,7 @@ func (c *Ambassador) Validate() []error {
 	for _, e := range denyErrs {
 		errs = append(errs, fmt.Errorf("config: %w", e))
 	}
+	c.XDSClientIdentity.validate(c.XDS, add)
 	errs = append(errs, c.Compat.validate(c.Routes)...)
 	return errs
 }
