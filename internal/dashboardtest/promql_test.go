@@ -119,7 +119,6 @@ func metricNames(expr string) ([]string, error) {
 		return nil, err
 	}
 	var names, stack []string
-	closing := map[string]string{"(": ")", "{": "}", "[": "]"}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		next := func(k int) token {
@@ -129,43 +128,20 @@ func metricNames(expr string) ([]string, error) {
 			return token{}
 		}
 		switch {
-		case t.kind == "punct" && closing[t.text] != "":
-			if t.text == "{" {
-				j, err := skipMatchers(toks, i)
-				if err != nil {
-					return nil, err
-				}
-				i = j
-				continue
+		case t.text == "{" || t.text == "[" || grouping[t.text]:
+			// label matchers, a range, a label list: no metric inside
+			j, err := skip(toks, i)
+			if err != nil {
+				return nil, err
 			}
-			if t.text == "[" {
-				if next(1).kind != "num" && next(1).kind != "var" || next(2).text != "]" {
-					return nil, fmt.Errorf("malformed range after token %d", i)
-				}
-				i += 2
-				continue
-			}
-			stack = append(stack, closing[t.text])
+			i = j
+		case t.text == "(":
+			stack = append(stack, ")")
 		case t.kind == "punct" && (t.text == ")" || t.text == "}" || t.text == "]"):
 			if len(stack) == 0 || stack[len(stack)-1] != t.text {
 				return nil, fmt.Errorf("unbalanced %q", t.text)
 			}
 			stack = stack[:len(stack)-1]
-		case t.kind == "ident" && grouping[t.text]:
-			if next(1).text != "(" {
-				return nil, fmt.Errorf("%s without a label list", t.text)
-			}
-			j := i + 2
-			for j < len(toks) && toks[j].text != ")" {
-				if toks[j].kind != "ident" && toks[j].text != "," {
-					return nil, fmt.Errorf("%s (...): unexpected %q", t.text, toks[j].text)
-				}
-				j++
-			}
-			if j == len(toks) {
-				return nil, fmt.Errorf("unterminated %s (", t.text)
-			}
-			i = j
 		case t.kind == "ident" && (next(1).text == "(" || aggregations[t.text] && grouping[next(1).text]):
 			if !promqlFuncs[t.text] {
 				return nil, fmt.Errorf("unknown function %q", t.text)
@@ -183,6 +159,41 @@ func metricNames(expr string) ([]string, error) {
 		return nil, fmt.Errorf("unclosed brackets, expecting %v", stack)
 	}
 	return names, nil
+}
+
+// skip checks what opens at toks[i] and holds no metric (label matchers,
+// a range, a grouping's label list) and returns the index of its last
+// token.
+func skip(toks []token, i int) (int, error) {
+	switch t := toks[i]; {
+	case t.text == "{":
+		return skipMatchers(toks, i)
+	case t.text == "[":
+		if i+2 >= len(toks) || toks[i+1].kind != "num" && toks[i+1].kind != "var" || toks[i+2].text != "]" {
+			return 0, fmt.Errorf("malformed range after token %d", i)
+		}
+		return i + 2, nil
+	default:
+		return skipLabelList(toks, i)
+	}
+}
+
+// skipLabelList checks the "(a, b)" after a grouping keyword at toks[i]
+// and returns the index of the ")".
+func skipLabelList(toks []token, i int) (int, error) {
+	kw := toks[i].text
+	if i+1 >= len(toks) || toks[i+1].text != "(" {
+		return 0, fmt.Errorf("%s without a label list", kw)
+	}
+	for j := i + 2; j < len(toks); j++ {
+		switch {
+		case toks[j].text == ")":
+			return j, nil
+		case toks[j].kind != "ident" && toks[j].text != ",":
+			return 0, fmt.Errorf("%s (...): unexpected %q", kw, toks[j].text)
+		}
+	}
+	return 0, fmt.Errorf("unterminated %s (", kw)
 }
 
 // skipMatchers checks the label matchers that open at toks[i] ("{") and
