@@ -126,7 +126,7 @@ func AmbassadorFlags(fs *pflag.FlagSet) {
 	fs.Duration("shutdown-grace", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 	fs.Duration("read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
 	fs.Duration("idle-timeout", 90*time.Second, "keep-alive idle timeout for client connections")
-	fs.Int("max-header-bytes", 64<<10, "request header size limit in bytes (larger gets 431)")
+	fs.Int("max-header-bytes", 16<<10, "request head size limit in bytes: request line and header fields (larger gets 431); each connection with a request in progress holds a read buffer of this size plus 4 KiB")
 	fs.Int("max-connections", 4096, "concurrent client connections per door (0 = unlimited)")
 	fs.Duration("upstream-timeout", 30*time.Second, "whole-call timeout for routes without their own, retries included")
 	fs.Duration("dial-timeout", 5*time.Second, "upstream connect timeout")

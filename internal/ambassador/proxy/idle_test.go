@@ -203,6 +203,11 @@ spec:
 	if err := <-upClosed; err != io.EOF {
 		t.Errorf("upstream read: %v, want EOF once idle", err)
 	}
+	// The line is written once the relay has ended, just after both sides
+	// saw the close.
+	testnet.Eventually(t, 5*time.Second, "the upgrade's audit line", func() bool {
+		return strings.Contains(e.sink.String(), "idle for")
+	})
 	lines := e.audit()
 	if len(lines) != 1 || lines[0]["status"] != 101.0 || lines[0]["reason"] != "idle for 200ms" {
 		t.Errorf("audit = %v, want one line with status 101 and reason %q", lines, "idle for 200ms")

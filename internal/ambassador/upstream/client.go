@@ -16,7 +16,7 @@ const (
 	// respBufferSize is the read buffer of an upstream connection on the
 	// fasthttp engine, and so the largest response head it accepts; a
 	// larger one fails the try as a reset (502).
-	respBufferSize = 64 << 10
+	respBufferSize = 32 << 10
 	// maxPools bounds the connection pools (one per endpoint, or per TLS
 	// name and endpoint) the Client keeps; past it, pools without
 	// connections are dropped, then idle ones.
