@@ -36,12 +36,9 @@ func (p *Policy) Decide(ctx context.Context, req Request) (Decision, error) {
 	}
 	d := Decision{Host: host}
 	if req.Route != "" {
-		return p.admit(ctx, d, ip, req.Port, grant{
-			rule:       "route:" + req.Route,
-			reason:     "allowed by route " + quote(req.Route),
-			privateOK:  true,
-			loopbackOK: isLoopbackTarget(host, ip),
-		})
+		g := p.routeGrant(req.Route)
+		g.loopbackOK = isLoopbackTarget(host, ip)
+		return p.admit(ctx, d, ip, req.Port, g)
 	}
 	reqPath := requestPath(req)
 	var match, near *rule
@@ -86,6 +83,17 @@ func (p *Policy) admit(ctx context.Context, d Decision, ip netip.Addr, port uint
 		d.Result = WouldDeny
 	}
 	return d, nil
+}
+
+// routeGrant is what a mapped route grants: any private target, its rule
+// and reason named after the route (made once per route, not per request).
+func (p *Policy) routeGrant(route string) grant {
+	if g, ok := p.routes.Load(route); ok {
+		return g.(grant)
+	}
+	g := grant{rule: "route:" + route, reason: "allowed by route " + quote(route), privateOK: true}
+	p.routes.Store(route, g)
+	return g
 }
 
 // lookup returns the addresses to check: the literal itself, or what the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 )
 
 // Options are the runtime inputs of a compiled Policy.
@@ -32,6 +33,7 @@ type Policy struct {
 	self      map[netip.AddrPort]bool
 	selfAny   map[uint16]netip.AddrPort // ports bound on 0.0.0.0 or ::
 	deny      []DenyCIDR
+	routes    sync.Map // route name → its grant's rule and reason, made once
 }
 
 // Compile validates rules and builds a Policy. Errors are FieldErrors whose

@@ -156,9 +156,10 @@ func (l *doorListener) Accept() (net.Conn, error) {
 // the original destination of a transparent connection.
 type doorConn struct {
 	*gate.Conn
-	orig netip.AddrPort
-	door *Door
-	once sync.Once
+	orig   netip.AddrPort
+	remote string // RemoteAddr as text, once asked for (by the serving goroutine only)
+	door   *Door
+	once   sync.Once
 }
 
 // CloseWrite half-closes the client's connection: a relayed tunnel whose

@@ -49,9 +49,11 @@ type exchange struct {
 func (d *door) serve(ctx *fasthttp.RequestCtx) {
 	h := d.h
 	h.inflight.Add(1)
-	// The head has been read: the body is bounded by the upstream's pace
-	// and the route timeout, not by the head's read timeout.
-	ctx.SetReadDeadline(time.Time{})
+	// The head has been read: a body is bounded by the upstream's pace and
+	// the route timeout, not by the head's read timeout.
+	if ctx.Request.Header.ContentLength() != 0 {
+		ctx.SetReadDeadline(time.Time{})
+	}
 	c, _ := ctx.Conn().(*doorConn)
 	if c == nil {
 		h.inflight.Done()
@@ -113,7 +115,7 @@ func (h *Handler) newExchange(ctx *fasthttp.RequestCtx, d *door, orig netip.Addr
 	st := h.state.Load()
 	x := &exchange{h: h, ctx: ctx, start: start}
 	x.e = &audit.Entry{
-		Time: start, ID: h.ids.next(), Door: d.name, Client: ctx.RemoteAddr().String(),
+		Time: start, ID: h.ids.next(), Door: d.name, Client: remoteOf(ctx),
 		Method: string(ctx.Method()), Workload: st.workload(), NodeID: h.nodeID,
 	}
 	if d.name == DoorTransparent && orig.IsValid() {
@@ -121,6 +123,18 @@ func (h *Handler) newExchange(ctx *fasthttp.RequestCtx, d *door, orig netip.Addr
 	}
 	x.span = h.startSpan(ctx, &ctx.Request.Header)
 	return x
+}
+
+// remoteOf is the client's address as the audit line writes it, made once
+// per connection.
+func remoteOf(ctx *fasthttp.RequestCtx) string {
+	if c, ok := ctx.Conn().(*doorConn); ok {
+		if c.remote == "" {
+			c.remote = c.RemoteAddr().String()
+		}
+		return c.remote
+	}
+	return ctx.RemoteAddr().String()
 }
 
 // traceCtx is the context of the request's lookups and upstream call: it
