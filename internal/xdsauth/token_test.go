@@ -98,7 +98,7 @@ func TestTokenOfNamespaceACannotFetchBsTable(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	amb := runAmbassador(t, cp.addr, a+"/web", xdsclient.Security{CAFile: ca.File, ServerName: serverName, TokenFile: tokenFile})
+	amb := runAmbassador(t, cp.addr, a, "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName, TokenFile: tokenFile})
 	if got := amb.target(t); got != "http://"+a+".web/" {
 		t.Fatalf("A's own table: target %q", got)
 	}
@@ -160,7 +160,7 @@ func TestRequiredIdentityRefusesAnonymousClients(t *testing.T) {
 	c := kubetest.Shared(t)
 	a := c.Namespace(t, "xds-anonymous")
 	cp, ca, _ := tokenControlPlane(t, c, a+"/web")
-	amb := runAmbassador(t, cp.addr, a+"/web", xdsclient.Security{CAFile: ca.File, ServerName: serverName})
+	amb := runAmbassador(t, cp.addr, a, "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName})
 	amb.refused(t, "Unauthenticated", "anonymous client")
 	if n := cp.denied(t, xds.ReasonUnauthenticated); n < 1 {
 		t.Errorf("denied_total{reason=unauthenticated} = %v, want at least 1", n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,8 +32,10 @@ type controlPlane struct {
 	reg  *prometheus.Registry
 }
 
-// startControlPlane serves opts on 127.0.0.1:0 with one table per name,
-// each routing /api to http://<name with / as .>/.
+// startControlPlane serves opts on 127.0.0.1:0 with one table per xDS
+// name ("<namespace>/<workload>" or "<workload>"), each routing /api to
+// http://<name with / as .>/. The table itself is named after the
+// workload, as the Kubernetes source names a RouteTable's.
 func startControlPlane(t *testing.T, opts xds.Options, names ...string) *controlPlane {
 	t.Helper()
 	cp := &controlPlane{log: &testnet.Buffer{}, reg: prometheus.NewRegistry()}
@@ -44,7 +47,7 @@ func startControlPlane(t *testing.T, opts xds.Options, names ...string) *control
 	}
 	var tables []xds.Published
 	for _, name := range names {
-		msg := &meshlitev1.RouteTable{Name: name, Routes: []*meshlitev1.Route{{
+		msg := &meshlitev1.RouteTable{Name: path.Base(name), Routes: []*meshlitev1.Route{{
 			Name: "api", Source: "http://localhost/api", Target: "http://" + strings.ReplaceAll(name, "/", ".") + "/",
 		}}}
 		v, err := source.Version(msg)
@@ -96,14 +99,15 @@ type ambassador struct {
 	tables chan *routes.RouteTable
 }
 
-// runAmbassador runs an xdsclient subscribed to resource name until the
-// test ends.
-func runAmbassador(t *testing.T, addr, name string, sec xdsclient.Security) *ambassador {
+// runAmbassador runs an xdsclient of workload in namespace until the test
+// ends: it subscribes to "<namespace>/<workload>" (the Kubernetes
+// source's name), or to "<workload>" when namespace is "".
+func runAmbassador(t *testing.T, addr, namespace, workload string, sec xdsclient.Security) *ambassador {
 	t.Helper()
 	a := &ambassador{tables: make(chan *routes.RouteTable, 16)}
 	var err error
 	a.c, err = xdsclient.New(xdsclient.Options{
-		Addr: addr, NodeID: "pod-" + strings.ReplaceAll(name, "/", "-"), Workload: name, Security: sec,
+		Addr: addr, NodeID: "pod-" + namespace + "-" + workload, Namespace: namespace, Workload: workload, Security: sec,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		Apply: func(_ string, rt *routes.RouteTable) error {
 			a.tables <- rt
@@ -158,26 +162,26 @@ func TestClientVerifiesTheControlPlane(t *testing.T) {
 	cp := startControlPlane(t, xds.Options{CertFile: srv.Cert, KeyFile: srv.Key}, "web")
 
 	t.Run("trusted CA and the certificate's name", func(t *testing.T) {
-		a := runAmbassador(t, cp.addr, "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName})
+		a := runAmbassador(t, cp.addr, "", "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName})
 		if got := a.target(t); got != "http://web/" {
 			t.Fatalf("target %q", got)
 		}
 	})
 	t.Run("address is the certificate's IP", func(t *testing.T) {
-		a := runAmbassador(t, cp.addr, "web", xdsclient.Security{CAFile: ca.File})
+		a := runAmbassador(t, cp.addr, "", "web", xdsclient.Security{CAFile: ca.File})
 		a.target(t)
 	})
 	t.Run("another CA", func(t *testing.T) {
 		other := tlstest.NewCA(t, "other")
-		a := runAmbassador(t, cp.addr, "web", xdsclient.Security{CAFile: other.File, ServerName: serverName})
+		a := runAmbassador(t, cp.addr, "", "web", xdsclient.Security{CAFile: other.File, ServerName: serverName})
 		a.refused(t, "certificate signed by unknown authority")
 	})
 	t.Run("wrong server name", func(t *testing.T) {
-		a := runAmbassador(t, cp.addr, "web", xdsclient.Security{CAFile: ca.File, ServerName: "evil.example"})
+		a := runAmbassador(t, cp.addr, "", "web", xdsclient.Security{CAFile: ca.File, ServerName: "evil.example"})
 		a.refused(t, "evil.example")
 	})
 	t.Run("plaintext client", func(t *testing.T) {
-		a := runAmbassador(t, cp.addr, "web", xdsclient.Security{})
+		a := runAmbassador(t, cp.addr, "", "web", xdsclient.Security{})
 		a.refused(t, "Unavailable")
 	})
 }
@@ -191,10 +195,10 @@ func TestClientCertificateGetsOnlyItsWorkloadsTable(t *testing.T) {
 	cp := startControlPlane(t, xds.Options{CertFile: srv.Cert, KeyFile: srv.Key, ClientCAFile: ca.File}, "web", "shop")
 	sec := xdsclient.Security{CAFile: ca.File, ServerName: serverName, CertFile: web.Cert, KeyFile: web.Key}
 
-	if got := runAmbassador(t, cp.addr, "web", sec).target(t); got != "http://web/" {
+	if got := runAmbassador(t, cp.addr, "", "web", sec).target(t); got != "http://web/" {
 		t.Errorf("web's plain table: target %q", got)
 	}
-	runAmbassador(t, cp.addr, "shop", sec).refused(t, "PermissionDenied", `"shop"`, "spiffe://cluster.local/ns/team-a/sa/web")
+	runAmbassador(t, cp.addr, "", "shop", sec).refused(t, "PermissionDenied", `"shop"`, "spiffe://cluster.local/ns/team-a/sa/web")
 	// The client names its workload in node metadata too, so the refusal
 	// may be counted as either reason.
 	if n := cp.denied(t, xds.ReasonWorkload) + cp.denied(t, xds.ReasonNodeMetadata); n < 1 {
@@ -206,7 +210,7 @@ func TestClientCertificateGetsOnlyItsWorkloadsTable(t *testing.T) {
 		}
 	}
 	// Without its certificate the same client proves nothing.
-	runAmbassador(t, cp.addr, "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName}).refused(t, "Unavailable")
+	runAmbassador(t, cp.addr, "", "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName}).refused(t, "Unavailable")
 }
 
 func TestClientCertificateRotates(t *testing.T) {
@@ -216,7 +220,7 @@ func TestClientCertificateRotates(t *testing.T) {
 	// The pod's certificate files name shop at first, then web: the client
 	// reads them again on its next connection.
 	pair := ca.Client(t, "pod", "shop")
-	a := runAmbassador(t, cp.addr, "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName, CertFile: pair.Cert, KeyFile: pair.Key})
+	a := runAmbassador(t, cp.addr, "", "web", xdsclient.Security{CAFile: ca.File, ServerName: serverName, CertFile: pair.Cert, KeyFile: pair.Key})
 	a.refused(t, "PermissionDenied")
 	ca.Client(t, "pod", "web")
 	later := time.Now().Add(time.Minute)

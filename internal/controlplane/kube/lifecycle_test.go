@@ -16,6 +16,7 @@ import (
 	"github.com/meshlite/meshlite/internal/ambassador/xdsclient"
 	"github.com/meshlite/meshlite/internal/controlplane"
 	"github.com/meshlite/meshlite/internal/controlplane/kube"
+	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/kubetest"
 	"github.com/meshlite/meshlite/internal/testnet"
 	"github.com/meshlite/meshlite/pkg/routes"
@@ -35,9 +36,16 @@ type plane struct {
 
 func startPlane(t *testing.T, c *kubetest.Cluster, leaseNS, identity string) *plane {
 	t.Helper()
+	return startPlaneXDS(t, c, leaseNS, identity, xds.Options{})
+}
+
+// startPlaneXDS is startPlane with the xDS server's options (TLS,
+// identity).
+func startPlaneXDS(t *testing.T, c *kubetest.Cluster, leaseNS, identity string, xo xds.Options) *plane {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	cp, err := controlplane.New(controlplane.Options{
-		Registry: reg,
+		Registry: reg, XDS: xo,
 		Kubernetes: &controlplane.KubernetesOptions{
 			Config: c.Config(), LeaseNamespace: leaseNS, LeaseName: "meshlite-controlplane", Identity: identity,
 			StatusInterval: 100 * time.Millisecond,
@@ -89,15 +97,23 @@ type applied struct {
 // ambassador is a real xDS client, as the ambassador runs it, recording
 // what it applies.
 type ambassador struct {
+	c    *xdsclient.Client
 	mu   sync.Mutex
 	seen []applied
 }
 
 func startAmbassador(t *testing.T, addr, namespace, workload string) *ambassador {
 	t.Helper()
+	return startAmbassadorSec(t, addr, namespace, workload, xdsclient.Security{})
+}
+
+// startAmbassadorSec is startAmbassador with TLS and credentials.
+func startAmbassadorSec(t *testing.T, addr, namespace, workload string, sec xdsclient.Security) *ambassador {
+	t.Helper()
 	a := &ambassador{}
-	c, err := xdsclient.New(xdsclient.Options{
-		Addr: addr, NodeID: namespace + "-" + workload + "-pod", Workload: workload, Namespace: namespace,
+	var err error
+	a.c, err = xdsclient.New(xdsclient.Options{
+		Addr: addr, NodeID: namespace + "-" + workload + "-pod", Workload: workload, Namespace: namespace, Security: sec,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
 		Apply: func(version string, rt *routes.RouteTable) error {
 			a.mu.Lock()
@@ -113,7 +129,7 @@ func startAmbassador(t *testing.T, addr, namespace, workload string) *ambassador
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := c.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.c.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("xdsclient: %v", err)
 		}
 	}()
@@ -260,4 +276,10 @@ func TestRouteTableLifecycle(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// deniedTotal is meshlite_controlplane_xds_denied_total over every reason.
+func (p *plane) deniedTotal(t *testing.T) float64 {
+	t.Helper()
+	return p.metric(t, "meshlite_controlplane_xds_denied_total")
 }
