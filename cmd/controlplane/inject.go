@@ -26,7 +26,7 @@ func injectCmd(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, err := inject.New(inject.Options{Image: cfg.Image, ControlPlane: cfg.XDS, Version: telemetry.Version})
+			in, err := inject.New(injectOptions(cfg))
 			if err != nil {
 				return err
 			}
@@ -45,6 +45,12 @@ func injectCmd(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVarP(&file, "filename", "f", "-", "YAML (or JSON) to inject; - is stdin")
 	config.InjectFlags(cmd.Flags())
 	return cmd
+}
+
+// injectOptions are the injector's options from its flags, for the webhook
+// and the inject command alike.
+func injectOptions(cfg config.Inject) inject.Options {
+	return inject.Options{Image: cfg.Image, ControlPlane: cfg.XDS, XDSCAConfigMap: cfg.XDSCAConfigMap, Version: telemetry.Version}
 }
 
 func readInput(file string, stdin io.Reader) ([]byte, error) {

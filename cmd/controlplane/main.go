@@ -15,7 +15,6 @@ import (
 	"github.com/meshlite/meshlite/internal/cli"
 	"github.com/meshlite/meshlite/internal/config"
 	"github.com/meshlite/meshlite/internal/controlplane"
-	"github.com/meshlite/meshlite/internal/controlplane/inject"
 	"github.com/meshlite/meshlite/internal/controlplane/kube"
 	"github.com/meshlite/meshlite/internal/controlplane/suggest"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
@@ -69,7 +68,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				RoutesDir: cfg.Routes, Kubernetes: kubeOpts, Logger: log, Debounce: cfg.Debounce, Resync: cfg.Resync,
 				AdminOpen: cfg.AdminOpen, ShutdownGrace: cfg.ShutdownGrace, XDS: xo,
 				Webhook: controlplane.WebhookOptions{Addr: cfg.Webhook.Addr, CertFile: cfg.Webhook.Cert, KeyFile: cfg.Webhook.Key,
-					Inject: inject.Options{Image: cfg.Inject.Image, ControlPlane: cfg.Inject.XDS, Version: telemetry.Version}},
+					Inject: injectOptions(cfg.Inject)},
 			})
 			if err != nil {
 				return err

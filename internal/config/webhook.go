@@ -26,6 +26,12 @@ type Inject struct {
 	// XDS is the injected ambassador's --xds; empty means the control
 	// plane's Service as deployed, meshlite-controlplane.meshlite-system:18000.
 	XDS string `mapstructure:"inject-xds"`
+	// XDSCAConfigMap names a ConfigMap in each injected pod's namespace
+	// whose key ca.crt is the control plane's xDS CA: the injected
+	// ambassador then gets --xds-ca and --xds-token (a projected
+	// ServiceAccount token, audience meshlite). Empty means plaintext xDS:
+	// no CA, no token. The name is checked by inject.New.
+	XDSCAConfigMap string `mapstructure:"inject-xds-ca-configmap"`
 }
 
 // WebhookFlags defines serve's webhook flags.
@@ -39,6 +45,7 @@ func WebhookFlags(fs *pflag.FlagSet) {
 func InjectFlags(fs *pflag.FlagSet) {
 	fs.String("inject-image", "", "image of the injected ambassador (default ghcr.io/meshlite/ambassador:<this control plane's version>)")
 	fs.String("inject-xds", "", "control plane address the injected ambassador uses (default meshlite-controlplane.meshlite-system:18000)")
+	fs.String("inject-xds-ca-configmap", "", "ConfigMap in the pod's namespace whose ca.crt is the control plane's xDS CA: the injected ambassador gets --xds-ca and a projected ServiceAccount token (--xds-token, audience meshlite); empty = plaintext xDS")
 }
 
 // LoadInject reads the inject command's settings (flags, MESHLITE_*

@@ -46,11 +46,11 @@ func TestLoadInject(t *testing.T) {
 	fs := pflag.NewFlagSet("inject", pflag.ContinueOnError)
 	InjectFlags(fs)
 	t.Setenv("MESHLITE_INJECT_IMAGE", "registry.example/ambassador:v1")
-	if err := fs.Parse([]string{"--inject-xds", "cp.mesh:18000"}); err != nil {
+	if err := fs.Parse([]string{"--inject-xds", "cp.mesh:18000", "--inject-xds-ca-configmap", "meshlite-xds-ca"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := LoadInject(fs)
-	if err != nil || cfg.Image != "registry.example/ambassador:v1" || cfg.XDS != "cp.mesh:18000" {
+	if err != nil || cfg.Image != "registry.example/ambassador:v1" || cfg.XDS != "cp.mesh:18000" || cfg.XDSCAConfigMap != "meshlite-xds-ca" {
 		t.Errorf("LoadInject = %+v, %v", cfg, err)
 	}
 }

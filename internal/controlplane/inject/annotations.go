@@ -64,12 +64,13 @@ type settings struct {
 	cpu, cpuMax resource.Quantity // cpuMax zero: no CPU limit
 	mem, memMax resource.Quantity
 	exclude     string // the --exclude-ports value, "" for none
+	xdsCA       string // Options.XDSCAConfigMap: "" for plaintext xDS
 }
 
-// asks reports whether the template asks for injection; an Inject value
-// other than enabled or disabled, or a label and annotation that disagree,
-// is an error.
-func asks(meta metav1.ObjectMeta) (bool, error) {
+// asks reports whether the template asks for injection, or, with
+// NamespaceAsks, does not refuse it; an Inject value other than enabled or
+// disabled, or a label and annotation that disagree, is an error.
+func asks(meta metav1.ObjectMeta, scope Scope) (bool, error) {
 	label, hasLabel := meta.Labels[Inject]
 	ann, hasAnn := meta.Annotations[Inject]
 	for _, v := range []struct {
@@ -82,6 +83,9 @@ func asks(meta metav1.ObjectMeta) (bool, error) {
 	}
 	if hasLabel && hasAnn && label != ann {
 		return false, fmt.Errorf("label %s is %q but the annotation is %q: set one, or both the same", Inject, label, ann)
+	}
+	if scope == NamespaceAsks {
+		return label != Disabled && ann != Disabled, nil
 	}
 	return label == Enabled || ann == Enabled, nil
 }

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"path"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -8,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/meshlite/meshlite/internal/ambassador/capture"
+	"github.com/meshlite/meshlite/internal/controlplane/xds"
 )
 
 // What the injected containers are called and where the ambassador listens.
@@ -31,6 +33,24 @@ const (
 	LowPortsSysctl = "net.ipv4.ip_unprivileged_port_start"
 )
 
+// The xDS identity (Options.XDSCAConfigMap): one projected volume, mounted
+// read-only into the ambassador, holding its ServiceAccount token and the
+// control plane's CA.
+const (
+	// XDSVolume is the projected volume's name.
+	XDSVolume = "meshlite-xds"
+	// XDSDir is where the ambassador mounts it.
+	XDSDir = "/var/run/secrets/meshlite.io/xds"
+	// XDSTokenFile and XDSCAKey are the file names in XDSDir; XDSCAKey is
+	// also the key read from the ConfigMap.
+	XDSTokenFile = "token"
+	XDSCAKey     = "ca.crt"
+	// TokenExpiration is the token's requested lifetime in seconds; the
+	// kubelet renews it at 80% of that, and the ambassador re-reads the
+	// file when it changes.
+	TokenExpiration = 3600
+)
+
 // transparentDoor is the ambassador's --transparent address; its port is
 // the capture's --capture-port.
 var transparentDoor = "127.0.0.1:" + strconv.Itoa(capture.DefaultCapturePort)
@@ -51,7 +71,12 @@ func proxyEnv() []corev1.EnvVar {
 
 // ambassador builds the native sidecar.
 func ambassador(s settings, controlPlane string) corev1.Container {
-	args := []string{"--xds", controlPlane, "--workload", s.workload, "--admin", ":" + strconv.Itoa(AdminPort)}
+	args := []string{"--xds", controlPlane, "--workload", s.workload, "--namespace", "$(POD_NAMESPACE)", "--admin", ":" + strconv.Itoa(AdminPort)}
+	var mounts []corev1.VolumeMount
+	if s.xdsCA != "" {
+		args = append(args, "--xds-ca", path.Join(XDSDir, XDSCAKey), "--xds-token", path.Join(XDSDir, XDSTokenFile))
+		mounts = []corev1.VolumeMount{{Name: XDSVolume, MountPath: XDSDir, ReadOnly: true}}
+	}
 	if s.transparent {
 		args = append(args, "--transparent", transparentDoor)
 	} else {
@@ -84,6 +109,7 @@ func ambassador(s settings, controlPlane string) corev1.Container {
 		ReadinessProbe: probe("/readyz", 5, 3),
 		LivenessProbe:  probe("/healthz", 10, 3),
 		Resources:      res,
+		VolumeMounts:   mounts,
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser: ptr(int64(ProxyUser)), RunAsGroup: ptr(int64(ProxyUser)), RunAsNonRoot: ptr(true),
 			ReadOnlyRootFilesystem: ptr(true), AllowPrivilegeEscalation: ptr(false),
@@ -91,6 +117,22 @@ func ambassador(s settings, controlPlane string) corev1.Container {
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
+}
+
+// xdsVolume is the projected volume of the xDS identity: a token for the
+// control plane's audience and the CA from ConfigMap configMap.
+func xdsVolume(configMap string) corev1.Volume {
+	return corev1.Volume{Name: XDSVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience: xds.DefaultAudience, ExpirationSeconds: ptr(int64(TokenExpiration)), Path: XDSTokenFile,
+			}},
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: configMap},
+				Items:                []corev1.KeyToPath{{Key: XDSCAKey, Path: XDSCAKey}},
+			}},
+		},
+	}}}
 }
 
 // captureInit builds the `ambassador init` container, exactly as

@@ -1,5 +1,7 @@
 // Package inject adds the meshlite ambassador to pod templates that ask for
-// it (label or annotation meshlite.io/inject: enabled). The mutation is
+// it (label or annotation meshlite.io/inject: enabled), or to every
+// template of a namespace that asks (Scope), unless the template says
+// meshlite.io/inject: disabled. The mutation is
 // computed once, as JSON Patch operations on the template; the webhook
 // returns them for a Pod, and `controlplane inject` applies them to YAML.
 //
@@ -9,8 +11,10 @@
 // meshlite.io/capture: transparent the `ambassador init` capture before it,
 // otherwise proxy variables on every app container; the sysctl that lets
 // the ambassador open local mapping doors below 1024; Prometheus scrape
-// annotations when the template has none; and the Injected marker, which
-// makes injecting twice a no-op.
+// annotations when the template has none; with Options.XDSCAConfigMap, the
+// xDS identity (a projected volume with a ServiceAccount token for the
+// control plane and its CA); and the Injected marker, which makes injecting
+// twice a no-op.
 package inject
 
 import (
@@ -18,9 +22,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // DefaultControlPlane is the control plane's xDS address as the manifests
@@ -40,7 +46,27 @@ type Options struct {
 	ControlPlane string
 	// Version is the Injected marker's value; "" means "dev".
 	Version string
+	// XDSCAConfigMap names a ConfigMap in the pod's namespace whose key
+	// ca.crt (XDSCAKey) is the CA of the control plane's xDS certificate.
+	// Set, the ambassador gets --xds-ca and --xds-token from a projected
+	// volume (that ConfigMap and a ServiceAccount token for audience
+	// meshlite); the pod does not start until the ConfigMap exists. ""
+	// means plaintext xDS: no CA, no token.
+	XDSCAConfigMap string
 }
+
+// Scope says whether a template's namespace asks for injection.
+type Scope int
+
+const (
+	// TemplateAsks injects a template only if it asks itself (label or
+	// annotation meshlite.io/inject: enabled).
+	TemplateAsks Scope = iota
+	// NamespaceAsks injects every template unless it says
+	// meshlite.io/inject: disabled: its namespace is labelled
+	// meshlite.io/inject=enabled.
+	NamespaceAsks
+)
 
 // Injector computes the mutation. It is safe for concurrent use.
 type Injector struct {
@@ -61,6 +87,11 @@ func New(opts Options) (*Injector, error) {
 	if !imageRef.MatchString(opts.Image) {
 		return nil, fmt.Errorf("inject: ambassador image %q is not an image reference", opts.Image)
 	}
+	if cm := opts.XDSCAConfigMap; cm != "" {
+		if msgs := validation.IsDNS1123Subdomain(cm); len(msgs) > 0 {
+			return nil, fmt.Errorf("inject: xDS CA ConfigMap %q is not a ConfigMap name: %s", cm, strings.Join(msgs, "; "))
+		}
+	}
 	return &Injector{opts: opts}, nil
 }
 
@@ -77,10 +108,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // Template returns the operations that inject the ambassador into the pod
 // template whose metadata is at prefix+"/metadata" and spec at
 // prefix+"/spec" (prefix "" for a Pod). It returns nil when the template
-// does not ask or was injected already. object names the template in
-// errors, e.g. "Deployment shop/web".
-func (in *Injector) Template(object, prefix string, meta metav1.ObjectMeta, spec corev1.PodSpec) ([]Op, error) {
-	ask, err := asks(meta)
+// does not ask (scope says whether its namespace asks for it) or was
+// injected already. object names the template in errors, e.g.
+// "Deployment shop/web".
+func (in *Injector) Template(object, prefix string, meta metav1.ObjectMeta, spec corev1.PodSpec, scope Scope) ([]Op, error) {
+	ask, err := asks(meta, scope)
 	if err != nil {
 		return nil, &Error{object, err}
 	}
@@ -88,8 +120,13 @@ func (in *Injector) Template(object, prefix string, meta metav1.ObjectMeta, spec
 		return nil, nil
 	}
 	s, err := parseSettings(meta, in.opts.Image)
+	s.xdsCA = in.opts.XDSCAConfigMap
 	if err == nil {
-		err = checkPod(spec, s.transparent)
+		err = checkPod(spec, s)
+	}
+	if err != nil && scope == NamespaceAsks {
+		err = fmt.Errorf("%w (the namespace is labelled %s=%s: fix the pod, or label it %s=%s to leave it without the ambassador)",
+			err, Inject, Enabled, Inject, Disabled)
 	}
 	if err != nil {
 		return nil, &Error{object, err}
@@ -101,6 +138,9 @@ func (in *Injector) Template(object, prefix string, meta metav1.ObjectMeta, spec
 		b.proxyEnv(spec) // before the init containers move: its paths use the original indexes
 	}
 	b.initContainers(spec, s, in.opts.ControlPlane)
+	if s.xdsCA != "" {
+		b.volume(spec, xdsVolume(s.xdsCA))
+	}
 	if b.err != nil {
 		return nil, &Error{object, b.err}
 	}
@@ -118,10 +158,14 @@ func Done(meta metav1.ObjectMeta, spec corev1.PodSpec) bool {
 }
 
 // checkPod refuses pods the ambassador cannot sit in safely.
-func checkPod(spec corev1.PodSpec, transparent bool) error {
+func checkPod(spec corev1.PodSpec, s settings) error {
+	transparent := s.transparent
 	var errs []error
 	if spec.HostNetwork {
 		errs = append(errs, errors.New("hostNetwork: true: the ambassador would listen on, and the capture rewrite, the node's network"))
+	}
+	if s.xdsCA != "" && slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == XDSVolume }) {
+		errs = append(errs, fmt.Errorf("volume %q exists: the ambassador's xDS identity volume needs that name", XDSVolume))
 	}
 	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
 		if c.Name == CaptureName && transparent {
@@ -225,6 +269,15 @@ func (b *builder) initContainers(spec corev1.PodSpec, s settings, controlPlane s
 	for i, c := range add {
 		b.add("/spec/initContainers/"+strconv.Itoa(i), c)
 	}
+}
+
+// volume adds a pod volume.
+func (b *builder) volume(spec corev1.PodSpec, v corev1.Volume) {
+	if spec.Volumes == nil {
+		b.add("/spec/volumes", []corev1.Volume{v})
+		return
+	}
+	b.add("/spec/volumes/-", v)
 }
 
 // proxyEnv points every app container, init containers included, at the

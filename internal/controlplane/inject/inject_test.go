@@ -73,7 +73,7 @@ func TestTemplateOverrides(t *testing.T) {
 	}{
 		{"defaults", map[string]string{Inject: Enabled}, func(t *testing.T, ps deploytest.PodSpec) {
 			c := sidecar(t, ps)
-			want := []string{"--xds", DefaultControlPlane, "--workload", "web", "--admin", ":9901", "--listen", ForwardProxy}
+			want := []string{"--xds", DefaultControlPlane, "--workload", "web", "--namespace", "$(POD_NAMESPACE)", "--admin", ":9901", "--listen", ForwardProxy}
 			if c.Image != testImage || !slices.Equal(c.Args, want) {
 				t.Errorf("image %q args %q, want %q %q", c.Image, c.Args, testImage, want)
 			}

@@ -56,21 +56,25 @@ func TestInjectedPodsPassTheManifestChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkControlPlaneAddress(t, tree)
-	in, err := New(Options{Image: deploytest.ImageRepository + deploytest.Ambassador + ":dev"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name, file  string
 		annotations map[string]string
 		transparent bool
+		caConfigMap string // Options.XDSCAConfigMap
 	}{
-		{"env capture", manifestsDir + "/example/numbers-web.yaml", map[string]string{Inject: Enabled}, false},
+		{"env capture", manifestsDir + "/example/numbers-web.yaml", map[string]string{Inject: Enabled}, false, ""},
+		{"env capture with xDS identity", manifestsDir + "/example/numbers-web.yaml", map[string]string{Inject: Enabled}, false, "meshlite-xds-ca"},
 		{"transparent capture", manifestsDir + "/example/transparent/numbers-web-transparent.yaml",
-			map[string]string{Inject: Enabled, Capture: CaptureTPRT, ExcludePorts: "5432"}, true},
+			map[string]string{Inject: Enabled, Capture: CaptureTPRT, ExcludePorts: "5432"}, true, ""},
+		{"transparent capture with xDS identity", manifestsDir + "/example/transparent/numbers-web-transparent.yaml",
+			map[string]string{Inject: Enabled, Capture: CaptureTPRT}, true, "meshlite-xds-ca"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			in, err := New(Options{Image: deploytest.ImageRepository + deploytest.Ambassador + ":dev", XDSCAConfigMap: tt.caConfigMap})
+			if err != nil {
+				t.Fatal(err)
+			}
 			out, err := in.Documents(withoutMesh(t, tt.file, tt.annotations))
 			if err != nil {
 				t.Fatal(err)
@@ -144,6 +148,10 @@ func ambassadorProblems(d deploytest.Deployment, c deploytest.Container) []strin
 	out = append(out, deploytest.ProbeProblems("livenessProbe", c.LivenessProbe, "/healthz", c.Ports, admin)...)
 	out = append(out, deploytest.ScrapeProblems(meta.Annotations, admin)...)
 	out = append(out, deploytest.PodNameProblems(c)...)
+	out = append(out, fileFlagProblems(ps, c, fs.Lookup("xds-ca").Value.String(), fs.Lookup("xds-token").Value.String())...)
+	if ns := fs.Lookup("namespace").Value.String(); ns != "$(POD_NAMESPACE)" || !slices.ContainsFunc(c.Env, func(e deploytest.EnvVar) bool { return e.Name == "POD_NAMESPACE" }) {
+		out = append(out, "--namespace "+ns+": want $(POD_NAMESPACE), from the downward API")
+	}
 	// a local mapping door on port 80 (http://localhost/api) must be bindable
 	if !slices.ContainsFunc(ps.SecurityContext.Sysctls, func(s struct {
 		Name  string `yaml:"name"`
@@ -152,6 +160,28 @@ func ambassadorProblems(d deploytest.Deployment, c deploytest.Container) []strin
 		return s.Name == LowPortsSysctl && s.Value == "0"
 	}) {
 		out = append(out, "no sysctl "+LowPortsSysctl+"=0: the non-root ambassador cannot open a door on port 80")
+	}
+	return out
+}
+
+// fileFlagProblems: each file a flag names (skipping empty ones) is under
+// a read-only mount, without subPath (rotated files must reach the
+// ambassador), of a volume the pod has.
+func fileFlagProblems(ps deploytest.PodSpec, c deploytest.Container, files ...string) []string {
+	var out []string
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		i := slices.IndexFunc(c.VolumeMounts, func(m deploytest.VolumeMount) bool { return strings.HasPrefix(f, m.MountPath+"/") })
+		switch {
+		case i < 0:
+			out = append(out, f+": under no volume mount")
+		case !c.VolumeMounts[i].ReadOnly || c.VolumeMounts[i].SubPath != "":
+			out = append(out, f+": its mount is writable or uses subPath")
+		case !slices.ContainsFunc(ps.Volumes, func(v deploytest.Volume) bool { return v.Name == c.VolumeMounts[i].Name }):
+			out = append(out, f+": volume "+c.VolumeMounts[i].Name+" is not in the pod")
+		}
 	}
 	return out
 }
@@ -199,6 +229,15 @@ func TestManifestChecksCatchABrokenInjection(t *testing.T) {
 			ic[0], ic[1] = ic[1], ic[0]
 		}, "not the first init container"},
 		{"no scrape annotations", func(d *deploytest.Deployment) { d.Spec.Template.Metadata.Annotations = nil }, "scrape annotations"},
+		{"CA outside any mount", func(d *deploytest.Deployment) {
+			c := &d.Spec.Template.Spec.InitContainers[1]
+			c.Args = append(c.Args, "--xds-ca", "/etc/meshlite/ca.crt")
+		}, "/etc/meshlite/ca.crt: under no volume mount"},
+		{"no namespace", func(d *deploytest.Deployment) {
+			c := &d.Spec.Template.Spec.InitContainers[1]
+			i := slices.Index(c.Args, "--namespace")
+			c.Args = slices.Delete(c.Args, i, i+2)
+		}, "want $(POD_NAMESPACE)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

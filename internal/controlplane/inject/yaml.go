@@ -151,7 +151,7 @@ func (in *Injector) object(obj map[string]any) ([]Op, error) {
 	if err := json.Unmarshal(raw, &tmpl); err != nil {
 		return nil, fmt.Errorf("inject: %s: pod template: %w", name, err)
 	}
-	return in.Template(name, at, tmpl.Metadata, tmpl.Spec)
+	return in.Template(name, at, tmpl.Metadata, tmpl.Spec, TemplateAsks)
 }
 
 // objectName is "Kind namespace/name", or "Kind name" without a namespace.

@@ -3,6 +3,12 @@
 // a Pod and answers with the JSON Patch that inject computes. A Pod created
 // by a controller carries its template's labels and annotations, so the
 // same meshlite.io/* settings apply as for `controlplane inject`.
+//
+// The path says who asked. On Path a Pod is injected only if it asks
+// itself (meshlite.io/inject: enabled); on NamespacePath, where the
+// MutatingWebhookConfiguration sends the Pods of namespaces labelled
+// meshlite.io/inject=enabled, every Pod is injected unless it says
+// meshlite.io/inject: disabled.
 package webhook
 
 import (
@@ -21,9 +27,15 @@ import (
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
 )
 
-// Path is where the webhook listens; the MutatingWebhookConfiguration's
-// clientConfig.service.path.
-const Path = "/inject"
+// Path and NamespacePath are where the webhook listens, the
+// MutatingWebhookConfiguration's clientConfig.service.path: Path for Pods
+// that ask themselves, NamespacePath for the Pods of a namespace that asks
+// (the API server allows no query string in a webhook's URL, so the
+// difference is a path segment).
+const (
+	Path          = "/inject"
+	NamespacePath = Path + "/namespace"
+)
 
 // maxReviewBytes bounds a request body: a Pod is at most ~1.5 MiB in etcd,
 // and a CREATE review carries it once.
@@ -31,20 +43,23 @@ const maxReviewBytes = 4 << 20
 
 var podResource = metav1.GroupVersionResource{Version: "v1", Resource: "pods"}
 
-// Handler returns the webhook's handler: POST /inject, and 404 for
-// anything else. log receives one line per review; nil discards them.
+// Handler returns the webhook's handler: POST Path and NamespacePath, and
+// 404 for anything else. log receives one line per review; nil discards
+// them.
 func Handler(in *inject.Injector, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST "+Path, &handler{in: in, log: log})
+	mux.Handle("POST "+Path, &handler{in: in, log: log, scope: inject.TemplateAsks})
+	mux.Handle("POST "+NamespacePath, &handler{in: in, log: log, scope: inject.NamespaceAsks})
 	return mux
 }
 
 type handler struct {
-	in  *inject.Injector
-	log *slog.Logger
+	in    *inject.Injector
+	log   *slog.Logger
+	scope inject.Scope // from the path
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -79,8 +94,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // review decides one request: other resources and operations are allowed
-// untouched; a Pod that asks gets the patch; a Pod that asks but cannot be
-// injected is refused with the reason, so it never runs unprotected.
+// untouched; a Pod that asks (or, on NamespacePath, does not refuse) gets
+// the patch; a Pod that asks but cannot be injected is refused with the
+// reason, so it never runs unprotected.
 func (h *handler) review(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	allow := &admissionv1.AdmissionResponse{Allowed: true}
 	if req.Resource != podResource || req.SubResource != "" || req.Operation != admissionv1.Create {
@@ -91,11 +107,11 @@ func (h *handler) review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 		return deny(http.StatusBadRequest, fmt.Sprintf("webhook: the request's object is not a Pod: %v", err))
 	}
 	name := podName(req, &pod)
-	ops, err := h.in.Template(name, "", pod.ObjectMeta, pod.Spec)
+	ops, err := h.in.Template(name, "", pod.ObjectMeta, pod.Spec, h.scope)
 	var ierr *inject.Error
 	switch {
 	case errors.As(err, &ierr):
-		h.log.Warn("webhook: refused", "pod", name, "reason", ierr.Err.Error(), "dry_run", isTrue(req.DryRun))
+		h.log.Warn("webhook: refused", "pod", name, "reason", ierr.Err.Error(), "namespace_asks", h.scope == inject.NamespaceAsks, "dry_run", isTrue(req.DryRun))
 		return deny(http.StatusBadRequest, err.Error())
 	case err != nil:
 		h.log.Error("webhook: failed", "pod", name, "error", err)
@@ -107,7 +123,7 @@ func (h *handler) review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 	if err != nil {
 		return deny(http.StatusInternalServerError, "webhook: "+err.Error())
 	}
-	h.log.Info("webhook: injected", "pod", name, "operations", len(ops), "dry_run", isTrue(req.DryRun))
+	h.log.Info("webhook: injected", "pod", name, "operations", len(ops), "namespace_asks", h.scope == inject.NamespaceAsks, "dry_run", isTrue(req.DryRun))
 	pt := admissionv1.PatchTypeJSONPatch
 	return &admissionv1.AdmissionResponse{Allowed: true, Patch: patch, PatchType: &pt}
 }

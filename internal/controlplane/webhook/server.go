@@ -71,7 +71,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(lis, "", "") }()
-	s.log.Info("webhook: serving", "address", lis.Addr().String(), "path", Path)
+	s.log.Info("webhook: serving", "address", lis.Addr().String(), "paths", []string{Path, NamespacePath})
 	select {
 	case err := <-errc:
 		return fmt.Errorf("webhook: %w", err)

@@ -93,11 +93,16 @@ func podReview(t *testing.T, op admissionv1.Operation, pod *corev1.Pod) admissio
 
 func (s *server) post(t *testing.T, review any) admissionv1.AdmissionReview {
 	t.Helper()
+	return s.postTo(t, Path, review)
+}
+
+func (s *server) postTo(t *testing.T, path string, review any) admissionv1.AdmissionReview {
+	t.Helper()
 	body, err := json.Marshal(review)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := s.client.Post(s.url+Path, "application/json", bytes.NewReader(body))
+	resp, err := s.client.Post(s.url+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +207,54 @@ func TestReviews(t *testing.T) {
 	})
 }
 
+// TestPaths: on NamespacePath (a labelled namespace) a pod is injected
+// unless it says disabled; on Path only if it asks.
+func TestPaths(t *testing.T) {
+	s := startServer(t)
+	tests := []struct {
+		name, path  string
+		labels      map[string]string
+		annotations map[string]string
+		want        string // "injected", "untouched" or a refusal's substring
+	}{
+		{"namespace asks, pod says nothing", NamespacePath, nil, nil, "injected"},
+		{"namespace asks, pod label disabled", NamespacePath, map[string]string{inject.Inject: inject.Disabled}, nil, "untouched"},
+		{"namespace asks, pod annotation disabled", NamespacePath, nil, map[string]string{inject.Inject: inject.Disabled}, "untouched"},
+		{"namespace asks, no workload name", NamespacePath, map[string]string{"app": ""}, nil,
+			"no workload name: set annotation meshlite.io/workload or label app (the RouteTable's name) (the namespace is labelled meshlite.io/inject=enabled: fix the pod, or label it meshlite.io/inject=disabled"},
+		{"pod asks by label", Path, map[string]string{inject.Inject: inject.Enabled}, nil, "injected"},
+		{"pod asks by annotation", Path, nil, map[string]string{inject.Inject: inject.Enabled}, "injected"},
+		{"pod says nothing", Path, nil, nil, "untouched"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := webPod(tt.annotations)
+			for k, v := range tt.labels {
+				pod.Labels[k] = v
+			}
+			if pod.Labels["app"] == "" {
+				delete(pod.Labels, "app")
+			}
+			r := s.postTo(t, tt.path, podReview(t, admissionv1.Create, pod)).Response
+			switch tt.want {
+			case "injected":
+				got := patched(t, pod, r)
+				if !inject.Done(got.ObjectMeta, got.Spec) || got.Spec.InitContainers[0].Name != inject.AmbassadorName {
+					t.Errorf("not injected: %+v", got.Spec.InitContainers)
+				}
+			case "untouched":
+				if !r.Allowed || r.Patch != nil {
+					t.Errorf("response %+v, want allowed untouched", r)
+				}
+			default:
+				if r.Allowed || r.Result == nil || !strings.Contains(r.Result.Message, tt.want) {
+					t.Errorf("response %+v, want a refusal containing %q", r, tt.want)
+				}
+			}
+		})
+	}
+}
+
 func TestBadRequests(t *testing.T) {
 	s := startServer(t)
 	review, _ := json.Marshal(podReview(t, admissionv1.Create, webPod(nil)))
@@ -213,6 +266,7 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"GET", http.MethodGet, Path, "", nil, http.StatusMethodNotAllowed},
 		{"other path", http.MethodPost, "/mutate", "application/json", review, http.StatusNotFound},
+		{"below the namespace path", http.MethodPost, NamespacePath + "/x", "application/json", review, http.StatusNotFound},
 		{"not JSON", http.MethodPost, Path, "text/plain", review, http.StatusUnsupportedMediaType},
 		{"no request", http.MethodPost, Path, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest},
 		{"v1beta1", http.MethodPost, Path, "application/json", v1beta1, http.StatusBadRequest},
