@@ -211,6 +211,11 @@ func (d *dirSource) rescan(w *fsnotify.Watcher, mode scanMode) bool {
 		}
 		d.log.Error("source: invalid route table file", attrs...)
 	}
+	for _, r := range d.scanner.unwarned() {
+		for _, w := range r.warnings {
+			d.log.Warn("source: deprecated field in route table file", "file", r.path, "line", w.Line, "field", w.Path, "warning", w.Msg)
+		}
+	}
 	d.metrics.tables.Set(float64(len(snap.Tables)))
 	d.metrics.problems.Set(float64(snap.Errors()))
 	return d.Publish(snap)

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	meshlitev1 "github.com/meshlite/meshlite/api/meshlite/v1"
+	"github.com/meshlite/meshlite/internal/testnet"
 )
 
 // runDir starts a directory source with the given debounce and returns it
@@ -188,4 +190,62 @@ func published(t *testing.T, d *dirSource) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// onTable is a valid table that spells retryOn with the deprecated on: key,
+// at line 11.
+func onTable(target string) string {
+	return `apiVersion: meshlite/v1
+kind: RouteTable
+metadata:
+  name: old
+spec:
+  routes:
+    - name: api
+      source: http://localhost/api
+      target: ` + target + `
+      retry:
+        on: [connect-failure]
+`
+}
+
+// TestRunLogsDeprecatedFieldsOnce: a file with the deprecated retry key
+// on: is served, and the warning names its file, line and field, once per
+// content: a rescan that finds the file unchanged says nothing, an edit
+// that keeps the key says it again.
+func TestRunLogsDeprecatedFieldsOnce(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "old.yaml", onTable("http://a/"))
+	logs := &testnet.Buffer{}
+	src, err := NewDir(Options{Dir: dir, Debounce: 20 * time.Millisecond, Resync: -1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := src.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	want := []string{`level=WARN msg="source: deprecated field in route table file"`,
+		"file=" + filepath.Join(dir, "old.yaml") + " line=11 field=spec.routes[0].retry.on", `warning="deprecated: rename on to retryOn`}
+	count := func() int { return strings.Count(logs.String(), "deprecated field") }
+	waitFor(t, ch, "the table with on:", targetIs(t, "old", "http://a/"))
+	for _, w := range want {
+		if !strings.Contains(logs.String(), w) {
+			t.Fatalf("no %q in the log:\n%s", w, logs)
+		}
+	}
+	// Another file's arrival rescans old.yaml unchanged: the snapshot that
+	// shows the new table is published after the scan's logging.
+	writeFile(t, dir, "new.yaml", tableYAML("new", "http://n/"))
+	waitFor(t, ch, "the new table", targetIs(t, "new", "http://n/"))
+	if n := count(); n != 1 {
+		t.Errorf("%d warnings after an unchanged rescan, want 1:\n%s", n, logs)
+	}
+	writeFile(t, dir, "old.yaml", onTable("http://b/"))
+	waitFor(t, ch, "the edited table", targetIs(t, "old", "http://b/"))
+	if n := count(); n != 2 {
+		t.Errorf("%d warnings after an edit that keeps on:, want 2:\n%s", n, logs)
+	}
 }

@@ -35,9 +35,11 @@ type fileResult struct {
 	// problems are the file's own errors, one per problem, without the file
 	// name.
 	problems []string
-	// warnings are the file's deprecations ("line 16: spec.routes[1].retry.on:
-	// deprecated: ..."), one per field; the table loads regardless.
-	warnings []string
+	// warnings are the file's deprecations (spec.routes[1].retry.on at line
+	// 16), one per field; the table loads regardless.
+	warnings []*routes.Warning
+	// warned says whether the warnings of this content were logged.
+	warned bool
 	// duplicate names the other valid files defining the same table, this
 	// scan.
 	duplicate []string
@@ -188,9 +190,7 @@ func (s *scanner) readFile(f listedFile, readAt time.Time) *fileResult {
 func (s *scanner) load(path string, data []byte) *fileResult {
 	r := &fileResult{path: path}
 	rt, warnings, err := routes.ParseWarn(data)
-	for _, w := range warnings {
-		r.warnings = append(r.warnings, fmt.Sprintf("line %d: %v", w.Line, w))
-	}
+	r.warnings = warnings
 	if err == nil {
 		_, err = routes.Compile(rt, policy.Options{})
 	}
@@ -328,10 +328,24 @@ func (s *scanner) warnings() []Problem {
 	var out []Problem
 	for _, r := range s.files {
 		for _, w := range r.warnings {
-			out = append(out, Problem{File: r.path, Msg: w})
+			out = append(out, Problem{File: r.path, Msg: fmt.Sprintf("line %d: %v", w.Line, w)})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Problem) int { return strings.Compare(a.File, b.File) })
+	return out
+}
+
+// unwarned returns the files whose warnings were not logged yet, sorted by
+// path, and marks them logged: each content's warnings are logged once.
+func (s *scanner) unwarned() []*fileResult {
+	var out []*fileResult
+	for _, r := range s.files {
+		if len(r.warnings) > 0 && !r.warned {
+			r.warned = true
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *fileResult) int { return strings.Compare(a.path, b.path) })
 	return out
 }
 
