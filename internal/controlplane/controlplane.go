@@ -1,5 +1,6 @@
-// Package controlplane wires the control plane together: the directory
-// source feeds the xDS server, and the admin listener reports on both.
+// Package controlplane wires the control plane together: the source (a
+// directory, or RouteTable resources) feeds the xDS server, and the admin
+// listener reports on both.
 package controlplane
 
 import (
@@ -44,9 +45,9 @@ type Options struct {
 	// XDS are the gRPC server's limits and keepalive settings; TypeURL,
 	// Logger and Registerer are filled in.
 	XDS xds.Options
-	// Debounce is the window that coalesces a burst of directory changes
-	// (an isolated change is published at once; see source.Coalescer);
-	// 0 means 100ms.
+	// Debounce is the window that coalesces a burst of changes to the
+	// directory or the RouteTable resources (an isolated change is
+	// published at once; see source.Coalescer); 0 means 100ms.
 	Debounce time.Duration
 	// Resync rescans the directory this often without change events; 0
 	// means never.
@@ -91,13 +92,14 @@ type KubernetesOptions struct {
 
 // Status is the /status document.
 type Status struct {
-	// Ready is true once the directory was scanned and its tables published.
+	// Ready is true once the source was read (the directory scanned, or
+	// the RouteTables listed) and its tables published.
 	Ready       bool                 `json:"ready"`
 	Tables      []source.TableStatus `json:"tables"`
 	Ambassadors []xds.Ambassador     `json:"ambassadors"`
 }
 
-// ControlPlane serves the route tables of one directory.
+// ControlPlane serves the route tables of one source.
 type ControlPlane struct {
 	opts      Options
 	log       *slog.Logger
@@ -146,8 +148,8 @@ func newSource(opts Options, log *slog.Logger, reg prometheus.Registerer, srv *x
 		return kube.New(kube.Options{
 			Config: k.Config, Ambassadors: srv.Ambassadors, Logger: log, Registerer: reg,
 			LeaseNamespace: k.LeaseNamespace, LeaseName: k.LeaseName, Identity: k.Identity,
-			StatusInterval: k.StatusInterval,
-			LeaseDuration:  k.LeaseDuration, RenewDeadline: k.RenewDeadline, RetryPeriod: k.RetryPeriod,
+			StatusInterval: k.StatusInterval, Window: opts.Debounce,
+			LeaseDuration: k.LeaseDuration, RenewDeadline: k.RenewDeadline, RetryPeriod: k.RetryPeriod,
 		})
 	}
 	resync := opts.Resync
@@ -293,7 +295,8 @@ func resources(snap source.Snapshot) []xds.Published {
 	return out
 }
 
-// Ready reports whether the directory was scanned and its tables published.
+// Ready reports whether the source was read (the directory scanned, or the
+// RouteTables listed) and its tables published.
 func (cp *ControlPlane) Ready() bool {
 	_, scanned := cp.src.Current()
 	return scanned && cp.published.Load()
@@ -320,7 +323,7 @@ func (cp *ControlPlane) admin() *telemetry.Admin {
 		OpenDebug: cp.opts.AdminOpen,
 		Ready: func() (bool, string) {
 			if !cp.Ready() {
-				return false, "not ready: the route directory has not been scanned and published yet"
+				return false, "not ready: " + cp.notReadyReason()
 			}
 			return true, ""
 		},
@@ -328,6 +331,14 @@ func (cp *ControlPlane) admin() *telemetry.Admin {
 	a.HandleLocal("GET /status", http.HandlerFunc(cp.serveStatus))
 	a.HandleProfiles()
 	return a
+}
+
+// notReadyReason says what a control plane that is not ready waits for.
+func (cp *ControlPlane) notReadyReason() string {
+	if cp.opts.Kubernetes != nil {
+		return "the RouteTable resources have not been listed and published yet"
+	}
+	return "the route directory has not been scanned and published yet"
 }
 
 func (cp *ControlPlane) serveStatus(w http.ResponseWriter, _ *http.Request) {

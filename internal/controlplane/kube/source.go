@@ -51,24 +51,26 @@ type Options struct {
 	// Resync re-delivers every object to the handlers this often; 0 means
 	// never (a watch that breaks is relisted by the informer anyway).
 	Resync time.Duration
+	// Window coalesces bursts of changes (source.Coalescer): an isolated
+	// change is published at once, further changes within Window of a
+	// publication together when it ends. 0 means 100ms.
+	Window time.Duration
 }
 
 // Source reads RouteTable resources and writes their status; it implements
-// source.Source.
+// source.Source. The embedded Publisher gives it Subscribe and Current; the
+// Coalescer decides when informer events are published.
 type Source struct {
-	opts    Options
-	log     *slog.Logger
-	metrics *metrics
-	dyn     dynamic.Interface
-	kube    kubernetes.Interface
-
-	changed chan struct{} // a table changed; cap 1
+	*source.Publisher
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	dyn      dynamic.Interface
+	kube     kubernetes.Interface
+	coalesce *source.Coalescer
 
 	mu      sync.Mutex
 	entries map[string]*entry // by xDS name, "<namespace>/<name>"
-	current source.Snapshot
-	ready   bool
-	subs    []chan source.Snapshot
 }
 
 var _ source.Source = (*Source)(nil)
@@ -99,6 +101,9 @@ func New(opts Options) (*Source, error) {
 	if opts.StatusInterval <= 0 {
 		opts.StatusInterval = time.Second
 	}
+	if opts.Window <= 0 {
+		opts.Window = 100 * time.Millisecond
+	}
 	if opts.Identity == "" {
 		opts.Identity = defaultIdentity()
 	}
@@ -120,10 +125,14 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube: %w", err)
 	}
-	return &Source{
-		opts: opts, log: log.With("component", "kube"), metrics: newMetrics(reg),
-		dyn: dyn, kube: kc, changed: make(chan struct{}, 1), entries: map[string]*entry{},
-	}, nil
+	m := newMetrics(reg)
+	s := &Source{
+		Publisher: source.NewPublisher(log.With("component", "kube"), m.published),
+		opts:      opts, log: log.With("component", "kube"), metrics: m,
+		dyn: dyn, kube: kc, entries: map[string]*entry{},
+	}
+	s.coalesce = source.NewCoalescer(opts.Window, 10*opts.Window, s.publish)
+	return s, nil
 }
 
 // defaultIdentity is POD_NAME (else the host name) with a random suffix,
@@ -137,23 +146,10 @@ func defaultIdentity() string {
 	return id + "_" + randomSuffix()
 }
 
-func (s *Source) Subscribe() <-chan source.Snapshot {
-	ch := make(chan source.Snapshot, 1)
-	s.mu.Lock()
-	s.subs = append(s.subs, ch)
-	s.mu.Unlock()
-	return ch
-}
-
-func (s *Source) Current() (source.Snapshot, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.current, s.ready
-}
-
 // Run watches RouteTables in every namespace, publishes a snapshot once the
-// first list is in and after every change, and takes part in the election
-// of the status writer, until ctx is done. It fails only when the first
+// first list is in and after every change (an isolated change at once, a
+// burst once per Window), and takes part in the election of the status
+// writer, until ctx is done. It fails only when the first
 // list cannot be made before ctx ends.
 func (s *Source) Run(ctx context.Context) error {
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(s.dyn, s.opts.Resync)
@@ -174,15 +170,9 @@ func (s *Source) Run(ctx context.Context) error {
 	s.publish()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.elect(ctx, inf.GetStore()) })
-	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.changed:
-			s.publish()
-		}
-	}
+	wg.Go(func() { s.coalesce.Run(ctx) })
+	wg.Wait()
+	return nil
 }
 
 // upsert loads a RouteTable whose generation is new; status writes, which
@@ -220,7 +210,7 @@ func (s *Source) upsert(obj any) {
 		// same content: keep the first load time of this version
 	default:
 		next.served = l.table
-		s.log.Info("kube: table loaded", "table", reference(u), "version", l.table.Version, "generation", u.GetGeneration())
+		s.log.Debug("kube: table loaded", "table", reference(u), "version", l.table.Version, "generation", u.GetGeneration())
 	}
 	s.mu.Lock()
 	s.entries[key] = next
@@ -239,25 +229,20 @@ func (s *Source) remove(obj any) {
 	s.mu.Lock()
 	delete(s.entries, keyOf(u))
 	s.mu.Unlock()
-	s.log.Info("kube: table removed", "table", reference(u))
+	s.log.Debug("kube: table removed", "table", reference(u))
 	s.notify()
 }
 
-func (s *Source) notify() {
-	select {
-	case s.changed <- struct{}{}:
-	default:
-	}
-}
+// notify signals a complete change: informer events are whole objects.
+func (s *Source) notify() { s.coalesce.Changed() }
 
 func keyOf(u *unstructured.Unstructured) string { return u.GetNamespace() + "/" + u.GetName() }
 
-// publish builds a snapshot of every entry and hands it to the
-// subscribers when it differs from the last one. Bursts of changes
-// (the first list, kubectl apply -f of a directory) coalesce into one.
-func (s *Source) publish() {
+// publish builds a snapshot of every entry and publishes it when it
+// differs from the current one, reporting whether it did (the Coalescer's
+// flush: an informer resync that changes nothing opens no window).
+func (s *Source) publish() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	snap := source.Snapshot{Tables: make(map[string]*source.Table, len(s.entries))}
 	problems := 0
 	for key, e := range s.entries {
@@ -271,32 +256,11 @@ func (s *Source) publish() {
 		}
 		snap.Status = append(snap.Status, st)
 	}
+	s.mu.Unlock()
 	slices.SortFunc(snap.Status, func(a, b source.TableStatus) int { return strings.Compare(a.Name, b.Name) })
 	s.metrics.tables.Set(float64(len(snap.Tables)))
 	s.metrics.problems.Set(float64(problems))
-	if s.ready && sameSnapshot(s.current, snap) {
-		return
-	}
-	s.current, s.ready = snap, true
-	for _, ch := range s.subs {
-		select { // keep only the latest snapshot
-		case <-ch:
-		default:
-		}
-		ch <- snap
-	}
-}
-
-func sameSnapshot(a, b source.Snapshot) bool {
-	if len(a.Tables) != len(b.Tables) || !slices.Equal(a.Status, b.Status) {
-		return false
-	}
-	for name, t := range a.Tables {
-		if u := b.Tables[name]; u != t {
-			return false
-		}
-	}
-	return true
+	return s.Publish(snap)
 }
 
 // entry returns a copy of key's entry: what is served and the latest

@@ -37,9 +37,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "meshlite_controlplane_file_reads_total",
 			Help: "Route table files read; a rescan after a change reads only the files whose size, times or inode changed.",
 		}),
-		published: f.NewCounter(prometheus.CounterOpts{
-			Name: "meshlite_controlplane_snapshots_published_total",
-			Help: "Snapshots of the route tables published to the xDS server (a table or a table's status changed).",
-		}),
+		published: NewPublishedCounter(reg),
 	}
+}
+
+// NewPublishedCounter registers the count of snapshots a Publisher
+// publishes, for NewPublisher; every source registers the same one.
+func NewPublishedCounter(reg prometheus.Registerer) prometheus.Counter {
+	return promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		Name: "meshlite_controlplane_snapshots_published_total",
+		Help: "Snapshots of the route tables published to the xDS server (a table or a table's status changed).",
+	})
 }
