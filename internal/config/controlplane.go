@@ -36,8 +36,11 @@ type ControlPlane struct {
 	MinClientPing time.Duration `mapstructure:"min-client-ping"`
 	// ShutdownGrace bounds the graceful stop after SIGTERM.
 	ShutdownGrace time.Duration `mapstructure:"shutdown-grace"`
-	// Debounce is the quiet time after a directory change before a rescan;
-	// Resync rescans without changes (0 disables).
+	// Debounce is the coalescing window of either source: the first change
+	// after a quiet period is published at once, later ones within the
+	// window together when it ends; a file written in place waits until
+	// the directory has been quiet this long. Resync rescans without
+	// changes (0 disables).
 	Debounce time.Duration `mapstructure:"debounce"`
 	Resync   time.Duration `mapstructure:"resync"`
 
@@ -62,7 +65,7 @@ func ControlPlaneFlags(fs *pflag.FlagSet) {
 	fs.Duration("keepalive-timeout", 10*time.Second, "time to wait for a keepalive answer before closing")
 	fs.Duration("min-client-ping", 10*time.Second, "shortest keepalive interval clients may use; faster ones are disconnected")
 	fs.Duration("shutdown-grace", 10*time.Second, "how long streams may take to close after SIGTERM")
-	fs.Duration("debounce", 100*time.Millisecond, "quiet time after a directory change before it is rescanned")
+	fs.Duration("debounce", 100*time.Millisecond, "coalescing window: the first change after a quiet period is published at once, later ones within the window together when it ends (a file written in place waits until the directory is quiet this long)")
 	fs.Duration("resync", 30*time.Second, "rescan the directory this often even without change events (0 = never)")
 	WebhookFlags(fs)
 	InjectFlags(fs)
