@@ -1,11 +1,13 @@
 package webhook
 
 import (
+	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/meshlite/meshlite/internal/kubetest"
 )
 
-// TestMain fails the package's tests if any goroutine outlives them: every
-// server, stream, watcher and writer a test starts must be stopped by it.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests with the shared API server (stopped after the
+// last test) and fails them if any goroutine outlives them: every server,
+// stream, watcher and writer a test starts must be stopped by it.
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
