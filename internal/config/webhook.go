@@ -36,7 +36,7 @@ type Inject struct {
 
 // WebhookFlags defines serve's webhook flags.
 func WebhookFlags(fs *pflag.FlagSet) {
-	fs.String("webhook", "", "mutating admission webhook HTTPS address, e.g. :9443 (path /inject); empty = off; needs --webhook-cert and --webhook-key")
+	fs.String("webhook", "", "mutating admission webhook HTTPS address, e.g. :9443 (paths /inject and /inject/namespace); empty = off; needs --webhook-cert and --webhook-key")
 	fs.String("webhook-cert", "", "webhook TLS certificate (PEM), re-read when it changes")
 	fs.String("webhook-key", "", "webhook TLS private key (PEM), re-read when it changes")
 }
