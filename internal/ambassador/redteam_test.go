@@ -139,14 +139,13 @@ func (cc *clientConn) read(method string) (rawResponse, error) {
 // another client or be for another host at the same address. net/http's
 // Transport closes a connection on which bytes arrive while it is idle.
 func TestRedTeamUpstreamUnsolicitedResponseIsNotServedToTheNextRequest(t *testing.T) {
-	t.Skip("FINDING: a pooled upstream connection with an unsolicited response waiting is reused; the next request (any client) gets that stale response (upstream-side response desync)")
 	up := newRawUpstream(t, func(u *rawUpstream, c net.Conn, br *bufio.Reader, n int) {
 		for i := 0; ; i++ {
 			req, _, err := u.readReq(br)
 			if err != nil {
 				return
 			}
-			if i == 0 {
+			if n == 0 && i == 0 { // the first connection only: a fresh one answers normally
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
 				time.Sleep(100 * time.Millisecond)
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nX-Poison: 1\r\n\r\nPOISON")
@@ -176,7 +175,6 @@ func TestRedTeamUpstreamUnsolicitedResponseIsNotServedToTheNextRequest(t *testin
 // upstream that sends bytes after one anyway (here, a whole response)
 // must not have them read as the answer to the next request.
 func TestRedTeamUpstreamBodyOnBodylessAnswerDoesNotPoisonThePool(t *testing.T) {
-	t.Skip("FINDING: bytes an upstream sends after a HEAD/204/304 answer stay in the pooled connection and are read as the next request's answer")
 	for _, tc := range []struct{ name, method, status string }{
 		{"HEAD with a body", "HEAD", "200 OK"},
 		{"204 with a body", "GET", "204 No Content"},
@@ -189,7 +187,7 @@ func TestRedTeamUpstreamBodyOnBodylessAnswerDoesNotPoisonThePool(t *testing.T) {
 					if err != nil {
 						return
 					}
-					if i == 0 {
+					if n == 0 && i == 0 { // the first connection only: a fresh one answers normally
 						// the "body" is a whole response; sent a moment later, as its own segment
 						fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Length: 68\r\n\r\n", tc.status)
 						time.Sleep(50 * time.Millisecond)
@@ -266,7 +264,6 @@ func TestRedTeamUpstreamConflictingFramingIsRefused(t *testing.T) {
 // client's deadline is on the upstream connection only, so nothing bounds
 // the read of the client's body.
 func TestRedTeamStalledRequestBodyIsBounded(t *testing.T) {
-	t.Skip("FINDING: a client that stalls mid-body holds its request, goroutine and an upstream pool connection forever (no deadline on the client body read); MaxIdleConnsPerHost stalled clients starve every other request to that upstream")
 	up := newRawUpstream(t, func(u *rawUpstream, c net.Conn, br *bufio.Reader, n int) {
 		for {
 			req, body, err := u.readReq(br)
@@ -411,7 +408,6 @@ func okUpstream(t *testing.T) *rawUpstream {
 // timeout with 408 before the pipeline sees the request; that answer must
 // still leave its one audit line, as a gate refusal does.
 func TestRedTeamSlowSmallBodyLeavesAnAuditLine(t *testing.T) {
-	t.Skip("FINDING: a request whose (small) body does not arrive within --read-header-timeout gets 408 from the server's ErrorHandler and leaves no audit line")
 	up := okUpstream(t)
 	r := startRaw(t, up, func(cfg *config.Ambassador) { cfg.ReadHeaderTimeout = 500 * time.Millisecond })
 	cc := dialDoor(t, r.local())
@@ -435,7 +431,6 @@ func TestRedTeamSlowSmallBodyLeavesAnAuditLine(t *testing.T) {
 // make the client's connection look switched: the client must get an
 // error (502), not a 101 on a connection the door goes on reading as HTTP.
 func TestRedTeamUpstream101WithoutUpgradeIsNotPassedOn(t *testing.T) {
-	t.Skip("FINDING: an upstream's 101 to a request that asked no upgrade is sent to the client as the final answer, the client connection stays in HTTP mode (framing desync), audit says 101")
 	up := newRawUpstream(t, func(u *rawUpstream, c net.Conn, br *bufio.Reader, n int) {
 		if _, _, err := u.readReq(br); err != nil {
 			return
@@ -778,9 +773,9 @@ func TestRedTeamClientGoneBeforeAnswerStillAudited(t *testing.T) {
 	if res := sendRaw(t, r.local(), get("/api/after")); res.body != "ok:/rng/after" {
 		t.Fatalf("after the gone clients: %d %q", res.status, res.body)
 	}
+	auditLines(t, r, n+1)
+	time.Sleep(300 * time.Millisecond) // no line may come after the expected ones
 	lines := auditLines(t, r, n+1)
-	time.Sleep(300 * time.Millisecond)
-	lines = auditLines(t, r, n+1)
 	if len(lines) != n+1 {
 		t.Errorf("%d audit lines for %d requests", len(lines), n+1)
 	}

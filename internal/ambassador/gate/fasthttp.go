@@ -38,7 +38,7 @@ func Configure(s *fasthttp.Server, opts Options) {
 			prev(ctx, err)
 			return
 		}
-		WriteRefusal(ctx, parserError(err))
+		WriteRefusal(ctx, ParserError(err))
 	}
 	s.DisableHeaderNamesNormalizing = true
 	s.DisablePreParseMultipartForm = true
@@ -56,14 +56,18 @@ func WriteRefusal(ctx *fasthttp.RequestCtx, r *Error) {
 	ctx.SetConnectionClose()
 }
 
-// parserError describes an error fasthttp found in bytes the gate passed
-// (or a timeout), for a server without an ErrorHandler of its own.
-func parserError(err error) *Error {
+// ParserError describes an error fasthttp found in bytes the gate passed
+// (or a timeout): its status, and a reason that names the problem but not
+// the client's bytes. It answers for a server without an ErrorHandler of
+// its own.
+func ParserError(err error) *Error {
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
 	switch {
 	case errors.As(err, &small):
 		return &Error{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "request head larger than the server's read buffer"}
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Reason: "request body too large"}
 	case errors.As(err, &ne) && ne.Timeout():
 		return &Error{Status: http.StatusRequestTimeout, Reason: "request not received in time"}
 	}

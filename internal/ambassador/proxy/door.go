@@ -77,6 +77,7 @@ func (h *Handler) NewDoor(name string, port uint16, l Limits) *Door {
 		CloseOnShutdown:              true,
 		Logger:                       discardLogger{},
 	}
+	srv.ErrorHandler = d.serverError // after the gate's own refusals (Configure)
 	gate.Configure(srv, gate.Options{MaxHeaderBytes: l.MaxHeaderBytes})
 	// Header names canonical, as net/http's server made them: the pipeline
 	// and the upstream see one spelling of each name.
@@ -176,6 +177,18 @@ func (c *doorConn) Close() error {
 		c.door.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// serverError answers what the HTTP server itself refused in bytes the
+// gate had passed (a head or body not received within its timeout, a
+// parse error) with a reason that names the problem but not the bytes,
+// and writes its audit line.
+func (d *door) serverError(ctx *fasthttp.RequestCtx, err error) {
+	r := gate.ParserError(err)
+	gate.WriteRefusal(ctx, r)
+	if c, ok := ctx.Conn().(*doorConn); ok {
+		d.rejected(c.Conn, r)
+	}
 }
 
 // discardLogger drops fasthttp's own error logs: every request and every

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -52,10 +53,13 @@ func statusOf(err error) (int, string) {
 	case errors.As(err, &gateErr): // a body the gate refused while it streamed
 		return gateErr.Status, "malformed request body: " + gateErr.Reason
 	case errors.As(err, &bodyErr):
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return http.StatusRequestTimeout, "client did not send the request body within the call's timeout"
+		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return StatusClientClosed, "client went away while sending the request body"
 		}
-		return http.StatusBadRequest, "malformed request body: " + bodyErr.err.Error()
+		return http.StatusBadRequest, "malformed request body (refused by the HTTP parser)"
 	case errors.Is(err, context.Canceled):
 		return StatusClientClosed, "client closed the request before the answer"
 	case errors.As(err, &lookupErr):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -25,6 +26,11 @@ func (h *Handler) forward(x *exchange, p *plan) (streaming bool) {
 		Retry: h.retryFor(p.route),
 	}
 	h.outgoing(x, req, p)
+	if x.in != nil {
+		// A client that stalls mid-body must not hold the upstream
+		// connection: its body is read within the call's timeout.
+		x.ctx.SetReadDeadline(time.Now().Add(t.Retry.Timeout))
+	}
 	resp := fasthttp.AcquireResponse()
 	done, err := h.transport.Do(x.traceCtx(), t, req, resp)
 	x.e.Attempts, x.e.Upstream = t.Attempts, t.Upstream

@@ -43,6 +43,12 @@ func (k *clientCall) try(n int) outcome {
 			}
 		}
 		reused := !cc.LastUseTime().IsZero()
+		if reused && unsolicited(cc.Conn()) {
+			// The upstream sent something (or closed) while the connection
+			// sat in the pool: it is no answer to this request.
+			hc.CloseConn(cc)
+			continue
+		}
 		o, stale := k.exchange(hc, cc.Conn(), release, dl, reused)
 		if !stale {
 			return o
@@ -88,7 +94,10 @@ func (k *clientCall) exchange(hc *fasthttp.HostClient, conn net.Conn, release fu
 	return outcome{kind: kindResponse, status: k.resp.StatusCode()}, false
 }
 
-var errAborted = errors.New("upstream: call aborted")
+var (
+	errAborted       = errors.New("upstream: call aborted")
+	errUnaskedSwitch = errors.New("upstream answered 101 Switching Protocols to a request that asked for no protocol switch")
+)
 
 // mayResend reports whether a try that failed with err on a pooled
 // connection before any response arrived may be made again at once on
@@ -115,7 +124,13 @@ func (k *clientCall) readHead(br *bufio.Reader) error {
 		if err := k.resp.Header.Read(br); err != nil {
 			return err
 		}
-		if s := k.resp.StatusCode(); s >= 200 || s == fasthttp.StatusSwitchingProtocols {
+		s := k.resp.StatusCode()
+		if s == fasthttp.StatusSwitchingProtocols {
+			// Do sends no request that asks for a switch (errUpgrade): a 101
+			// would make the rest of the connection something else.
+			return errUnaskedSwitch
+		}
+		if s >= 200 {
 			return nil
 		}
 	}
@@ -149,6 +164,9 @@ func (k *clientCall) readBody(hc *fasthttp.HostClient, br *bufio.Reader, conn ne
 			k.resp.SetBody(b)
 			br.Discard(size)
 		}
+		// Bytes after the answer are no answer to anything this connection
+		// will send: it is not reused.
+		closeConn = closeConn || br.Buffered() > 0
 		hc.ReleaseReader(br)
 		k.use(nil)
 		release(closeConn)
@@ -226,8 +244,9 @@ func (s *respStream) Close() error {
 	}
 	s.closed = true
 	s.k.use(nil)
+	extra := s.br.Buffered() > 0 // bytes after the answer: not reused
 	s.hc.ReleaseReader(s.br)
-	s.release(s.closeConn || !s.eof)
+	s.release(s.closeConn || !s.eof || extra)
 	return nil
 }
 
