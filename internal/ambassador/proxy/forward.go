@@ -67,6 +67,7 @@ func (h *Handler) outgoing(x *exchange, req *fasthttp.Request, p *plan) {
 	req.SetRequestURI(p.upstream.String())
 	trailers := bytes.Contains(bytes.ToLower(hdr.Peek("Te")), []byte("trailers"))
 	dropRequestHeaders(hdr)
+	hdr.SetHost(p.upstream.Host) // the target's host[:port], as the upstream URL has it
 	if trailers {
 		hdr.Set("Te", "trailers")
 	}

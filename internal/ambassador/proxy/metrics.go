@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -12,6 +14,11 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// counters and observers remember the series of label sets seen, so
+	// that a request finds its own without prometheus checking and hashing
+	// its labels each time.
+	counters  sync.Map // requestLabels → prometheus.Counter
+	observers sync.Map // durationLabels → prometheus.Observer
 	tunnels  prometheus.Gauge
 	swaps    prometheus.Counter
 	swapTime prometheus.Gauge
@@ -57,9 +64,23 @@ func (m *metrics) observe(e *audit.Entry) {
 	if rule == "" {
 		rule = "none"
 	}
-	m.requests.WithLabelValues(e.Door, route, rule, e.Decision, statusClass(e.Status)).Inc()
-	m.duration.WithLabelValues(e.Door, e.Decision).Observe(e.Duration.Seconds())
+	rl := requestLabels{e.Door, route, rule, e.Decision, statusClass(e.Status)}
+	c, ok := m.counters.Load(rl)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(rl, m.requests.WithLabelValues(rl.door, rl.route, rl.rule, rl.decision, rl.class))
+	}
+	c.(prometheus.Counter).Inc()
+	dl := durationLabels{e.Door, e.Decision}
+	o, ok := m.observers.Load(dl)
+	if !ok {
+		o, _ = m.observers.LoadOrStore(dl, m.duration.WithLabelValues(dl.door, dl.decision))
+	}
+	o.(prometheus.Observer).Observe(e.Duration.Seconds())
 }
+
+type requestLabels struct{ door, route, rule, decision, class string }
+
+type durationLabels struct{ door, decision string }
 
 var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 

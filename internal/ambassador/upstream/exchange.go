@@ -19,8 +19,8 @@ import (
 func (k *clientCall) try(n int) outcome {
 	k.c.begin(n)
 	ep := k.c.pick()
-	k.record(n, ep.String())
 	hc := k.cl.pool(k.target.Host, ep, k.tls)
+	k.record(n, hc.Addr) // the endpoint, made into text once per pool
 	dl := k.tryDeadline()
 	for {
 		timeout := time.Until(dl)
@@ -89,7 +89,6 @@ func (k *clientCall) exchange(hc *fasthttp.HostClient, conn net.Conn, release fu
 		return k.classify(err), k.mayResend(err, reused, false)
 	}
 	k.resp.ParseNetConn(conn)
-	conn.SetReadDeadline(k.bodyDeadline())
 	k.body = k.readBody(hc, br, conn, release)
 	return outcome{kind: kindResponse, status: k.resp.StatusCode()}, false
 }
@@ -172,6 +171,7 @@ func (k *clientCall) readBody(hc *fasthttp.HostClient, br *bufio.Reader, conn ne
 		release(closeConn)
 		return nil
 	}
+	conn.SetReadDeadline(k.bodyDeadline()) // the body is read within the call's time, not the try's
 	rs := &respStream{k: k, hc: hc, br: br, conn: conn, release: release, closeConn: closeConn}
 	switch {
 	case size >= 0:
