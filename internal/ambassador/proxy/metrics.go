@@ -19,9 +19,9 @@ type metrics struct {
 	// its labels each time.
 	counters  sync.Map // requestLabels → prometheus.Counter
 	observers sync.Map // durationLabels → prometheus.Observer
-	tunnels  prometheus.Gauge
-	swaps    prometheus.Counter
-	swapTime prometheus.Gauge
+	tunnels   prometheus.Gauge
+	swaps     prometheus.Counter
+	swapTime  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
