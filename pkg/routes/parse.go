@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -42,9 +43,7 @@ func ParseWarn(data []byte) (*RouteTable, []*Warning, error) {
 		return nil, nil, pos.withLines(p).err()
 	}
 	var rt RouteTable
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&rt); err != nil {
+	if err := decode(data, root, &rt); err != nil {
 		p := pos.decodeProblems(err)
 		if onlyUnknownFields(err) {
 			// The rest of the document decoded: report its problems too, so
@@ -59,6 +58,25 @@ func ParseWarn(data []byte) (*RouteTable, []*Warning, error) {
 	}
 	return &rt, warnings, nil
 }
+
+// decode fills rt from the document's node tree when it has no unknown
+// field, and otherwise decodes the text again with unknown fields
+// rejected, so that the decoder's errors name each of them.
+func decode(data []byte, root *yaml.Node, rt *RouteTable) error {
+	if knownFieldsOnly(root, routeTableType) {
+		return root.Decode(rt)
+	}
+	return decodeStrict(data, rt)
+}
+
+// decodeStrict decodes the text with unknown fields rejected.
+func decodeStrict(data []byte, rt *RouteTable) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(rt)
+}
+
+var routeTableType = reflect.TypeOf(RouteTable{})
 
 // Load reads and parses a RouteTable file. Each problem is prefixed with
 // the file name as given ("routes.yaml: spec.routes[0].target: ..."); the
