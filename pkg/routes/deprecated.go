@@ -14,7 +14,8 @@ const retryOnAlias = "deprecated: rename on to retryOn (a YAML 1.1 reader such a
 // moveDeprecated rewrites deprecated fields of a freshly decoded table into
 // their current names and returns one warning per field moved. A retry
 // that gives both on and retryOn keeps both, for validate to refuse.
-func (rt *RouteTable) moveDeprecated(pos *positions) []*Warning {
+// lineOf gives the YAML line of a field path.
+func (rt *RouteTable) moveDeprecated(lineOf func(path string) int) []*Warning {
 	var warnings []*Warning
 	for i := range rt.Spec.Routes {
 		rp := rt.Spec.Routes[i].Retry
@@ -23,7 +24,7 @@ func (rt *RouteTable) moveDeprecated(pos *positions) []*Warning {
 		}
 		path := "spec.routes[" + strconv.Itoa(i) + "].retry.on"
 		rp.RetryOn, rp.On = rp.On, nil
-		warnings = append(warnings, &Warning{Path: path, Line: pos.lineOf(path), Msg: retryOnAlias})
+		warnings = append(warnings, &Warning{Path: path, Line: lineOf(path), Msg: retryOnAlias})
 	}
 	return warnings
 }

@@ -38,23 +38,32 @@ func ParseWarn(data []byte) (*RouteTable, []*Warning, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pos := indexNodes(root)
+	// The index of field paths and lines is built only when a problem or a
+	// warning needs a line: a valid table without deprecated fields, the
+	// common case, goes without.
+	var pos *positions
+	index := func() *positions {
+		if pos == nil {
+			pos = indexNodes(root)
+		}
+		return pos
+	}
 	if p := headerProblems(root); len(p) > 0 {
-		return nil, nil, pos.withLines(p).err()
+		return nil, nil, index().withLines(p).err()
 	}
 	var rt RouteTable
 	if err := decode(data, root, &rt); err != nil {
-		p := pos.decodeProblems(err)
+		p := index().decodeProblems(err)
 		if onlyUnknownFields(err) {
 			// The rest of the document decoded: report its problems too, so
 			// that a misspelt key shows with what it leaves missing.
-			p = append(p, pos.withLines(rt.validate())...)
+			p = append(p, index().withLines(rt.validate())...)
 		}
 		return nil, nil, p.err()
 	}
-	warnings := rt.moveDeprecated(pos)
+	warnings := rt.moveDeprecated(func(path string) int { return index().lineOf(path) })
 	if p := rt.validate(); len(p) > 0 {
-		return nil, nil, pos.withLines(p).err()
+		return nil, nil, index().withLines(p).err()
 	}
 	return &rt, warnings, nil
 }
