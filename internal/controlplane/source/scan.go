@@ -386,9 +386,26 @@ func readBounded(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
+	// Start with room for the whole file, as os.ReadFile does, instead of
+	// growing from 512 bytes: a scan of every file reads them all.
+	size := 512
+	if fi, err := f.Stat(); err == nil && fi.Size() < maxFileBytes {
+		size = int(fi.Size()) + 1 // one more byte, to see the end
+	}
+	data := make([]byte, 0, size)
+	r := io.LimitReader(f, maxFileBytes+1)
+	for {
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
 	}
 	if len(data) > maxFileBytes {
 		return nil, fmt.Errorf("file is larger than %d bytes", maxFileBytes)
