@@ -211,10 +211,14 @@ func (t *tracker) reply(c *conn, nonce string, errorDetail string, rejected bool
 		return
 	}
 	t.metrics.acks.WithLabelValues(c.info.Stream).Inc()
-	previous := maps.Clone(c.acked)
+	// s left c.sent and its maps are its own (GetContext and
+	// OnStreamDeltaResponse made them), so a full state is kept as it is
+	// and the previous map is replaced, never changed in place.
+	previous := c.acked
 	if s.full {
-		c.acked = maps.Clone(s.versions)
+		c.acked = s.versions
 	} else {
+		c.acked = maps.Clone(c.acked)
 		maps.Copy(c.acked, s.versions)
 		for _, name := range s.removed {
 			delete(c.acked, name)
