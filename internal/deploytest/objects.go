@@ -29,9 +29,17 @@ type Deployment struct {
 	} `yaml:"spec"`
 }
 
-// LabelSelector selects by labels.
+// LabelSelector selects by labels (Matches, in networkpolicy.go).
 type LabelSelector struct {
-	MatchLabels map[string]string `yaml:"matchLabels"`
+	MatchLabels      map[string]string `yaml:"matchLabels"`
+	MatchExpressions []SelectorTerm    `yaml:"matchExpressions"`
+}
+
+// SelectorTerm is one matchExpressions entry.
+type SelectorTerm struct {
+	Key      string   `yaml:"key"`
+	Operator string   `yaml:"operator"` // In, NotIn, Exists, DoesNotExist
+	Values   []string `yaml:"values"`
 }
 
 // PodSpec is a pod's spec.

@@ -14,7 +14,7 @@ import (
 )
 
 // The labels and annotations of a pod template that injection reads, and
-// the one it writes.
+// the two it writes (Injected and AmbassadorLabel).
 const (
 	// Inject asks for injection, as a label or an annotation: "enabled"
 	// (inject) or "disabled" (never inject, whatever else asks).
@@ -39,6 +39,12 @@ const (
 	// Injected marks an injected template; its value is the injector's
 	// version. A template that has it is left alone.
 	Injected = "meshlite.io/injected"
+	// AmbassadorLabel marks a pod that runs an ambassador, so that a
+	// NetworkPolicy can let it reach the control plane's xDS port from any
+	// namespace. Injection sets it to AmbassadorInjected; hand-written
+	// sidecars set it themselves.
+	AmbassadorLabel    = "meshlite.io/ambassador"
+	AmbassadorInjected = "injected"
 )
 
 // Values of Inject and Capture.

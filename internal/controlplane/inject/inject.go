@@ -13,8 +13,9 @@
 // the ambassador open local mapping doors below 1024; Prometheus scrape
 // annotations when the template has none; with Options.XDSCAConfigMap, the
 // xDS identity (a projected volume with a ServiceAccount token for the
-// control plane and its CA); and the Injected marker, which makes injecting
-// twice a no-op.
+// control plane and its CA); the label meshlite.io/ambassador: injected,
+// which the control plane's NetworkPolicy admits to xDS; and the Injected
+// marker, which makes injecting twice a no-op.
 package inject
 
 import (
@@ -133,6 +134,7 @@ func (in *Injector) Template(object, prefix string, meta metav1.ObjectMeta, spec
 	}
 	b := &builder{prefix: prefix}
 	b.annotations(meta, in.opts.Version)
+	b.label(meta)
 	b.sysctl(spec)
 	if !s.transparent {
 		b.proxyEnv(spec) // before the init containers move: its paths use the original indexes
@@ -237,6 +239,16 @@ func (b *builder) annotations(meta metav1.ObjectMeta, version string) {
 	for _, k := range sortedKeys(add) {
 		b.add("/metadata/annotations/"+escape(k), add[k])
 	}
+}
+
+// label marks the pod as running an ambassador (AmbassadorLabel), which
+// the control plane's NetworkPolicy admits to xDS from any namespace.
+func (b *builder) label(meta metav1.ObjectMeta) {
+	if meta.Labels == nil {
+		b.add("/metadata/labels", map[string]string{AmbassadorLabel: AmbassadorInjected})
+		return
+	}
+	b.add("/metadata/labels/"+escape(AmbassadorLabel), AmbassadorInjected)
 }
 
 // sysctl lets unprivileged processes bind every port, unless the template

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/meshlite/meshlite/internal/deploytest"
 )
 
@@ -341,5 +344,38 @@ func TestNotAskingOrOtherKinds(t *testing.T) {
 		if err != nil || string(out) != doc {
 			t.Errorf("changed (err %v):\n%s\nto\n%s", err, doc, out)
 		}
+	}
+}
+
+// The ambassador label is added whether the template has labels or not,
+// and replaces a value the template set itself.
+func TestAmbassadorLabel(t *testing.T) {
+	asks := map[string]string{Inject: Enabled, Workload: "web"}
+	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/app:1"}}}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		path   string
+		value  string
+	}{
+		{"no labels", nil, "/metadata/labels", `{"meshlite.io/ambassador":"injected"}`},
+		{"other labels", map[string]string{"app": "web"}, "/metadata/labels/meshlite.io~1ambassador", `"injected"`},
+		{"its own value", map[string]string{AmbassadorLabel: "sidecar"}, "/metadata/labels/meshlite.io~1ambassador", `"injected"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			meta := metav1.ObjectMeta{Name: "web", Labels: tt.labels, Annotations: asks}
+			ops, err := newInjector(t).Template("Pod shop/web", "", meta, spec, TemplateAsks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(ops, func(op Op) bool { return op.Path == tt.path })
+			if i < 0 {
+				t.Fatalf("no op at %s in %+v", tt.path, ops)
+			}
+			if got := string(ops[i].Value); got != tt.value {
+				t.Errorf("%s = %s, want %s", tt.path, got, tt.value)
+			}
+		})
 	}
 }

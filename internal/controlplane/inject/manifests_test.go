@@ -34,6 +34,7 @@ func withoutMesh(t *testing.T, file string, annotations map[string]string) []byt
 	tmpl := d["spec"].(map[string]any)["template"].(map[string]any)
 	meta := tmpl["metadata"].(map[string]any)
 	meta["annotations"] = annotations
+	delete(meta["labels"].(map[string]any), AmbassadorLabel)
 	spec := tmpl["spec"].(map[string]any)
 	delete(spec, "initContainers")
 	delete(spec, "volumes")
@@ -42,7 +43,8 @@ func withoutMesh(t *testing.T, file string, annotations map[string]string) []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(out), deploytest.ImageRepository+deploytest.Ambassador) || strings.Contains(string(out), "prometheus.io") {
+	if strings.Contains(string(out), deploytest.ImageRepository+deploytest.Ambassador) || strings.Contains(string(out), "prometheus.io") ||
+		strings.Contains(string(out), AmbassadorLabel) {
 		t.Fatalf("meshlite is still in the stripped pod:\n%s", out)
 	}
 	return out
@@ -88,6 +90,36 @@ func TestInjectedPodsPassTheManifestChecks(t *testing.T) {
 				t.Logf("injected:\n%s", out)
 			}
 		})
+	}
+}
+
+// Where the control plane's NetworkPolicy is enforced, a pod injected in a
+// namespace without meshlite.io/inject=enabled (it asked itself) can reach
+// xDS; the same pod not injected cannot.
+func TestInjectedPodsReachXDS(t *testing.T) {
+	tree, err := deploytest.Load(manifestsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := withoutMesh(t, manifestsDir+"/example/numbers-web.yaml", map[string]string{Inject: Enabled})
+	out, err := newInjector(t).Documents(stripped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, injected := decode(t, out)
+	_, plain := decode(t, stripped)
+	for _, tt := range []struct {
+		name string
+		d    deploytest.Deployment
+		want bool
+	}{{"injected", injected, true}, {"not injected", plain, false}} {
+		client := deploytest.Client{Namespace: "shop", Labels: tt.d.Spec.Template.Metadata.Labels}
+		if ok, err := deploytest.XDSAdmits(tree, client); ok != tt.want || err != nil {
+			t.Errorf("%s pod with labels %v: admitted to xDS %v (err %v), want %v", tt.name, client.Labels, ok, err, tt.want)
+		}
+	}
+	if got := injected.Spec.Template.Metadata.Labels[AmbassadorLabel]; got != AmbassadorInjected {
+		t.Errorf("injected label %s = %q, want %q", AmbassadorLabel, got, AmbassadorInjected)
 	}
 }
 
