@@ -15,8 +15,8 @@ import (
 
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
 	"github.com/meshlite/meshlite/internal/controlplane/webhook"
-	"github.com/meshlite/meshlite/internal/controlplane/webhook/webhooktest"
 	"github.com/meshlite/meshlite/internal/testnet"
+	"github.com/meshlite/meshlite/internal/tlstest"
 )
 
 // The control plane serves the webhook beside xDS and admin, and stops it
@@ -24,9 +24,9 @@ import (
 func TestWebhookIsServedAndStopped(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "web.yaml"), tableYAML("web", "http://numbers-api/rng"))
-	ca := webhooktest.NewCA(t)
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca.Issue(t, 1, certFile, keyFile)
+	ca := tlstest.NewCA(t, "meshlite test CA")
+	pair := ca.Server(t, "webhook")
+	certFile, keyFile := pair.Cert, pair.Key
 	cp, err := New(Options{RoutesDir: dir, ShutdownGrace: 5 * time.Second, Webhook: WebhookOptions{
 		Addr: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile, Inject: inject.Options{Version: "v9"},
 	}})
@@ -42,7 +42,7 @@ func TestWebhookIsServedAndStopped(t *testing.T) {
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
 	  "kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE",
 	  "object":{"metadata":{"name":"p","labels":{"app":"web","meshlite.io/inject":"enabled"}},"spec":{"containers":[{"name":"a","image":"a"}]}}}}`
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	resp, err := client.Post("https://"+wl.Addr().String()+webhook.Path, "application/json", bytes.NewReader([]byte(review)))
 	if err != nil {

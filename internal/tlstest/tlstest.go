@@ -55,6 +55,14 @@ func NewCA(t testing.TB, name string) *CA {
 	return ca
 }
 
+// Pool is a certificate pool that trusts the CA only, for a client's
+// RootCAs.
+func (ca *CA) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool
+}
+
 // Pair is a certificate and key written to files.
 type Pair struct{ Cert, Key string }
 

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,23 +24,23 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
-	"github.com/meshlite/meshlite/internal/controlplane/webhook/webhooktest"
+	"github.com/meshlite/meshlite/internal/tlstest"
 )
 
 // server is a running webhook on 127.0.0.1:0.
 type server struct {
 	url               string
 	client            *http.Client
-	ca                *webhooktest.CA
+	ca                *tlstest.CA
 	certFile, keyFile string
 	stop              func() error
 }
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	dir := t.TempDir()
-	s := &server{ca: webhooktest.NewCA(t), certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key")}
-	s.ca.Issue(t, 100, s.certFile, s.keyFile)
+	s := &server{ca: tlstest.NewCA(t, "meshlite test CA")}
+	pair := s.ca.Server(t, "tls")
+	s.certFile, s.keyFile = pair.Cert, pair.Key
 	in, err := inject.New(inject.Options{Image: "ghcr.io/meshlite/ambassador:test"})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +57,7 @@ func startServer(t *testing.T) *server {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis) }()
 	s.url = "https://" + lis.Addr().String()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool}}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}
 	s.client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	var once bool
 	s.stop = func() error {
@@ -295,7 +299,7 @@ func TestTLS(t *testing.T) {
 	s := startServer(t)
 	t.Run("TLS 1.1 is refused", func(t *testing.T) {
 		conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{
-			RootCAs: s.ca.Pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
+			RootCAs: s.ca.Pool(), MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
 		})
 		if err == nil {
 			conn.Close()
@@ -303,12 +307,13 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("a rotated certificate is served without a restart", func(t *testing.T) {
-		if got := servedSerial(t, s); got != 100 {
-			t.Fatalf("serial %d, want 100", got)
+		if got, want := servedSerial(t, s), issuedSerial(t, s.certFile); got.Cmp(want) != 0 {
+			t.Fatalf("serial %d, want %d", got, want)
 		}
-		s.ca.Issue(t, 200, s.certFile, s.keyFile)
+		s.ca.Server(t, "tls")
+		rotated := issuedSerial(t, s.certFile)
 		deadline := time.Now().Add(5 * time.Second)
-		for servedSerial(t, s) != 200 {
+		for servedSerial(t, s).Cmp(rotated) != 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("the new certificate was not served within 5s")
 			}
@@ -316,30 +321,49 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("a broken rotation keeps the previous certificate", func(t *testing.T) {
-		webhooktest.WriteAtomic(t, s.certFile, []byte("not a certificate"))
+		want := issuedSerial(t, s.certFile)
+		tlstest.WriteAtomic(t, s.certFile, []byte("not a certificate"))
 		time.Sleep(1100 * time.Millisecond) // past the once-a-second check
-		if got := servedSerial(t, s); got != 200 {
-			t.Errorf("serial %d after a broken rotation, want 200 (the previous one)", got)
+		if got := servedSerial(t, s); got.Cmp(want) != 0 {
+			t.Errorf("serial %d after a broken rotation, want %d (the previous one)", got, want)
 		}
 	})
 	t.Run("shutdown is graceful", func(t *testing.T) {
 		if err := s.stop(); err != nil {
 			t.Fatalf("Serve returned %v after its context was cancelled", err)
 		}
-		if _, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.Pool}); err == nil {
+		if _, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.Pool()}); err == nil {
 			t.Error("still accepting connections after shutdown")
 		}
 	})
 }
 
-func servedSerial(t *testing.T, s *server) int64 {
+func servedSerial(t *testing.T, s *server) *big.Int {
 	t.Helper()
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.Pool})
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber
+}
+
+// issuedSerial is the serial number of the certificate in file.
+func issuedSerial(t *testing.T, file string) *big.Int {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", file)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert.SerialNumber
 }
 
 func TestNewRefusesMissingCertificate(t *testing.T) {
