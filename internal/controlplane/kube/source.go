@@ -127,7 +127,7 @@ func New(opts Options) (*Source, error) {
 	}
 	m := newMetrics(reg)
 	s := &Source{
-		Publisher: source.NewPublisher(log.With("component", "kube"), m.published),
+		Publisher: source.NewPublisher(log.With("component", "kube"), m.Published),
 		opts:      opts, log: log.With("component", "kube"), metrics: m,
 		dyn: dyn, kube: kc, entries: map[string]*entry{},
 	}
@@ -200,7 +200,7 @@ func (s *Source) upsert(obj any) {
 		served: served, problems: l.problems}
 	switch {
 	case l.table == nil:
-		s.metrics.tableErrors.Inc()
+		s.metrics.TableErrors.Inc()
 		attrs := []any{"table", reference(u), "generation", u.GetGeneration(), "error", strings.Join(l.problems, "; ")}
 		if served != nil {
 			attrs = append(attrs, "serving_version", served.Version)
@@ -258,8 +258,8 @@ func (s *Source) publish() bool {
 	}
 	s.mu.Unlock()
 	slices.SortFunc(snap.Status, func(a, b source.TableStatus) int { return strings.Compare(a.Name, b.Name) })
-	s.metrics.tables.Set(float64(len(snap.Tables)))
-	s.metrics.problems.Set(float64(problems))
+	s.metrics.Tables.Set(float64(len(snap.Tables)))
+	s.metrics.Problems.Set(float64(problems))
 	return s.Publish(snap)
 }
 

@@ -88,7 +88,7 @@ func NewDir(opts Options) (Source, error) {
 	}
 	m := newMetrics(reg)
 	return &dirSource{
-		Publisher: NewPublisher(log, m.published),
+		Publisher: NewPublisher(log, m.Published),
 		opts:      opts,
 		log:       log,
 		metrics:   m,
@@ -204,7 +204,7 @@ func (d *dirSource) rescan(w *fsnotify.Watcher, mode scanMode) bool {
 	}
 	d.metrics.scans.WithLabelValues("ok").Inc()
 	for _, r := range fresh {
-		d.metrics.tableErrors.Inc()
+		d.metrics.TableErrors.Inc()
 		attrs := []any{"file", r.path, "table", r.name, "error", r.errorText()}
 		if t := snap.Tables[r.name]; t != nil && r.name != "" {
 			attrs = append(attrs, "serving_version", t.Version, "serving_file", t.File)
@@ -216,7 +216,7 @@ func (d *dirSource) rescan(w *fsnotify.Watcher, mode scanMode) bool {
 			d.log.Warn("source: deprecated field in route table file", "file", r.path, "line", w.Line, "field", w.Path, "warning", w.Msg)
 		}
 	}
-	d.metrics.tables.Set(float64(len(snap.Tables)))
-	d.metrics.problems.Set(float64(snap.Errors()))
+	d.metrics.Tables.Set(float64(len(snap.Tables)))
+	d.metrics.Problems.Set(float64(snap.Errors()))
 	return d.Publish(snap)
 }

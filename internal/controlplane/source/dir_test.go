@@ -186,7 +186,7 @@ func writeDir(t *testing.T, name, content string) string {
 func published(t *testing.T, d *dirSource) float64 {
 	t.Helper()
 	var m dto.Metric
-	if err := d.metrics.published.(prometheus.Metric).Write(&m); err != nil {
+	if err := d.metrics.Published.(prometheus.Metric).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()

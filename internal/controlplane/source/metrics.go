@@ -5,30 +5,52 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
+// TableMetrics are what every source reports of the tables it serves. A
+// control plane runs one source, so the directory and Kubernetes sources
+// register the same names.
+type TableMetrics struct {
+	Tables   prometheus.Gauge // tables being served
+	Problems prometheus.Gauge // tables whose latest version is invalid
+	// TableErrors counts new problems; Published the snapshots a Publisher
+	// published (pass it to NewPublisher).
+	TableErrors prometheus.Counter
+	Published   prometheus.Counter
+}
+
+// NewTableMetrics registers the table metrics with reg.
+func NewTableMetrics(reg prometheus.Registerer) TableMetrics {
+	f := promauto.With(reg)
+	return TableMetrics{
+		Tables: f.NewGauge(prometheus.GaugeOpts{
+			Name: "meshlite_controlplane_tables",
+			Help: "Route tables being served.",
+		}),
+		Problems: f.NewGauge(prometheus.GaugeOpts{
+			Name: "meshlite_controlplane_table_problems",
+			Help: "Route tables (files or RouteTable resources) whose latest version is invalid (their last good table, if any, is served).",
+		}),
+		TableErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "meshlite_controlplane_table_errors_total",
+			Help: "New problems found in route tables (files or RouteTable resources).",
+		}),
+		Published: f.NewCounter(prometheus.CounterOpts{
+			Name: "meshlite_controlplane_snapshots_published_total",
+			Help: "Snapshots of the route tables published to the xDS server (a table or a table's status changed).",
+		}),
+	}
+}
+
+// metrics are the directory source's: the table metrics and its scans.
 type metrics struct {
-	tables      prometheus.Gauge
-	problems    prometheus.Gauge
-	tableErrors prometheus.Counter
-	scans       *prometheus.CounterVec
-	fileReads   prometheus.Counter
-	published   prometheus.Counter
+	TableMetrics
+	scans     *prometheus.CounterVec
+	fileReads prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	return &metrics{
-		tables: f.NewGauge(prometheus.GaugeOpts{
-			Name: "meshlite_controlplane_tables",
-			Help: "Route tables being served.",
-		}),
-		problems: f.NewGauge(prometheus.GaugeOpts{
-			Name: "meshlite_controlplane_table_problems",
-			Help: "Route table files that are currently invalid (their last good table, if any, is served).",
-		}),
-		tableErrors: f.NewCounter(prometheus.CounterOpts{
-			Name: "meshlite_controlplane_table_errors_total",
-			Help: "New problems found in route table files.",
-		}),
+		TableMetrics: NewTableMetrics(reg),
 		scans: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshlite_controlplane_scans_total",
 			Help: "Scans of the route table directory, by result (ok, error).",
@@ -37,15 +59,5 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "meshlite_controlplane_file_reads_total",
 			Help: "Route table files read; a rescan after a change reads only the files whose size, times or inode changed.",
 		}),
-		published: NewPublishedCounter(reg),
 	}
-}
-
-// NewPublishedCounter registers the count of snapshots a Publisher
-// publishes, for NewPublisher; every source registers the same one.
-func NewPublishedCounter(reg prometheus.Registerer) prometheus.Counter {
-	return promauto.With(reg).NewCounter(prometheus.CounterOpts{
-		Name: "meshlite_controlplane_snapshots_published_total",
-		Help: "Snapshots of the route tables published to the xDS server (a table or a table's status changed).",
-	})
 }
