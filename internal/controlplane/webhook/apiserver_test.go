@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/meshlite/meshlite/internal/controlplane/inject"
 	"github.com/meshlite/meshlite/internal/controlplane/xds"
 	"github.com/meshlite/meshlite/internal/kubetest"
-	"github.com/meshlite/meshlite/internal/tlstest"
 )
 
 // manifestConfig is the MutatingWebhookConfiguration the manifests install.
@@ -110,39 +108,16 @@ type running struct {
 // startWebhook serves the real handler with the real injector (xDS
 // identity on) over TLS on the loopback, until the test ends, and returns
 // its address and CA bundle.
-func startWebhook(t *testing.T) (w running) {
+func startWebhook(t *testing.T) running {
 	t.Helper()
-	ca := tlstest.NewCA(t, "webhook CA")
-	pair := ca.Server(t, "webhook")
-	caPEM, err := os.ReadFile(ca.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inject.New(inject.Options{Image: "ghcr.io/meshlite/ambassador:test", XDSCAConfigMap: "meshlite-xds-ca"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// the API server's HTTP/2 connections close about a second after the
 	// shutdown's GOAWAY
-	srv, err := New(Options{CertFile: pair.Cert, KeyFile: pair.Key, Handler: Handler(in, nil), ShutdownGrace: 10 * time.Second})
+	w := serve(t, inject.Options{Image: "ghcr.io/meshlite/ambassador:test", XDSCAConfigMap: "meshlite-xds-ca"}, 10*time.Second)
+	caPEM, err := os.ReadFile(w.ca.File)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	w.addr, w.ca = lis.Addr().String(), caPEM
-	return w
+	return running{addr: w.addr, ca: caPEM}
 }
 
 // installConfig creates the manifests' configuration with each webhook's

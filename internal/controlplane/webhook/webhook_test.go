@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,14 +39,38 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	s := &server{ca: tlstest.NewCA(t, "meshlite test CA")}
-	pair := s.ca.Server(t, "tls")
-	s.certFile, s.keyFile = pair.Cert, pair.Key
-	in, err := inject.New(inject.Options{Image: "ghcr.io/meshlite/ambassador:test"})
+	w := serve(t, inject.Options{Image: "ghcr.io/meshlite/ambassador:test"}, time.Second)
+	s := &server{url: "https://" + w.addr, ca: w.ca, certFile: w.pair.Cert, keyFile: w.pair.Key}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}
+	s.client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	s.stop = func() error {
+		tr.CloseIdleConnections()
+		return w.stop()
+	}
+	t.Cleanup(tr.CloseIdleConnections) // before serve's own cleanup stops the server
+	return s
+}
+
+// served is the real handler, with a real injector, served over TLS on the
+// loopback with a certificate of a new CA.
+type served struct {
+	addr string
+	ca   *tlstest.CA
+	pair tlstest.Pair
+	// stop cancels Serve and returns its error; it may be called again, and
+	// is called when the test ends.
+	stop func() error
+}
+
+func serve(t *testing.T, opts inject.Options, grace time.Duration) served {
+	t.Helper()
+	ca := tlstest.NewCA(t, "webhook CA")
+	pair := ca.Server(t, "tls")
+	in, err := inject.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{CertFile: s.certFile, KeyFile: s.keyFile, Handler: Handler(in, nil), ShutdownGrace: time.Second})
+	srv, err := New(Options{CertFile: pair.Cert, KeyFile: pair.Key, Handler: Handler(in, nil), ShutdownGrace: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,25 +81,21 @@ func startServer(t *testing.T) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis) }()
-	s.url = "https://" + lis.Addr().String()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}
-	s.client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	var once bool
-	s.stop = func() error {
-		if once {
-			return nil
-		}
-		once = true
-		tr.CloseIdleConnections()
-		cancel()
-		return <-done
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
 	}
 	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return s
+	return served{addr: lis.Addr().String(), ca: ca, pair: pair, stop: stop}
 }
 
 func podReview(t *testing.T, op admissionv1.Operation, pod *corev1.Pod) admissionv1.AdmissionReview {
