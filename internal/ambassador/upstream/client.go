@@ -59,18 +59,17 @@ func NewClient(opts Options) *Client {
 	return cl
 }
 
-// CloseIdleConnections closes every idle pooled connection and drops the
-// pools that have no connection left, so that the next calls dial the
-// addresses they checked. Busy connections finish their calls. The proxy
-// calls it on every table swap.
+// CloseIdleConnections closes every idle pooled connection, so that the
+// next calls dial the addresses they checked. Busy connections finish
+// their calls. The proxy calls it on every table swap. The pools stay
+// (maxPools bounds them): a pool dropped here would leave its cleaner
+// goroutine asleep for up to IdleConnTimeout while a new pool for the same
+// endpoint started another, so frequent swaps would pile them up.
 func (cl *Client) CloseIdleConnections() {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	for k, hc := range cl.pools {
+	for _, hc := range cl.pools {
 		hc.CloseIdleConnections()
-		if hc.ConnsCount() == 0 {
-			delete(cl.pools, k)
-		}
 	}
 }
 
