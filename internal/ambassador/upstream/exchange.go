@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +121,9 @@ func (k *clientCall) readHead(br *bufio.Reader) error {
 	k.resp.Reset()
 	k.resp.Header.DisableNormalizing()
 	for range 100 {
+		if err := checkFieldNames(br); err != nil {
+			return err
+		}
 		if err := k.resp.Header.Read(br); err != nil {
 			return err
 		}
@@ -134,6 +138,49 @@ func (k *clientCall) readHead(br *bufio.Reader) error {
 		}
 	}
 	return errors.New("too many interim (1xx) responses")
+}
+
+// checkFieldNames refuses an answer head with whitespace between a field
+// name and its colon ("Set-Cookie : x"), which net/http's client refuses
+// and fasthttp's parser would pass on as a clean field. It looks at the
+// head in br's buffer, waiting for more bytes only as Header.Read would;
+// a head too large for the buffer is left to Read to refuse.
+func checkFieldNames(br *bufio.Reader) error {
+	if _, err := br.Peek(1); err != nil {
+		return nil // Read reports it
+	}
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if end := headEnd(b); end >= 0 {
+			return scanFieldNames(b[:end])
+		}
+		if br.Buffered() >= br.Size() {
+			return nil
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return nil
+		}
+	}
+}
+
+// headEnd is where the blank line that ends a head starts, or -1.
+func headEnd(b []byte) int {
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		return i
+	}
+	return bytes.Index(b, []byte("\n\n"))
+}
+
+func scanFieldNames(head []byte) error {
+	_, fields, _ := bytes.Cut(head, []byte("\n")) // after the status line
+	for line := range bytes.SplitSeq(fields, []byte("\n")) {
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if ok && len(name) > 0 && name[0] != ' ' && name[0] != '\t' &&
+			(name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
+			return fmt.Errorf("upstream answer has whitespace before the colon of field %q", bytes.TrimSpace(name))
+		}
+	}
+	return nil
 }
 
 // bodyDeadline bounds reading the body: the call's timeout (not the
