@@ -30,6 +30,7 @@ type plan struct {
 // line, the metrics and the span will say once it ends.
 type exchange struct {
 	h       *Handler
+	st      *State // the table the request is decided on, from start to end
 	ctx     *fasthttp.RequestCtx
 	e       *audit.Entry
 	start   time.Time
@@ -90,7 +91,7 @@ func (d *door) serve(ctx *fasthttp.RequestCtx) {
 	}
 	var p plan
 	if err == nil {
-		p, err = h.plan(x.traceCtx(), h.state.Load(), gh.Method, dest)
+		p, err = h.plan(x.traceCtx(), x.st, gh.Method, dest)
 	}
 	h.fillDecision(x.e, &p)
 	switch {
@@ -113,7 +114,7 @@ func (d *door) serve(ctx *fasthttp.RequestCtx) {
 func (h *Handler) newExchange(ctx *fasthttp.RequestCtx, d *door, orig netip.AddrPort) *exchange {
 	start := time.Now()
 	st := h.state.Load()
-	x := &exchange{h: h, ctx: ctx, start: start}
+	x := &exchange{h: h, st: st, ctx: ctx, start: start}
 	x.e = &audit.Entry{
 		Time: start, ID: h.ids.next(), Door: d.name, Client: remoteOf(ctx),
 		Method: string(ctx.Method()), Workload: st.workload(), NodeID: h.nodeID,

@@ -25,7 +25,7 @@ func (d *door) tunnel(ctx *fasthttp.RequestCtx, c *doorConn, gh gate.Head) {
 	x := h.newExchange(ctx, d, c.orig)
 	x.e.URL = truncate(gh.Target)
 	ctx.SetConnectionClose()
-	st := h.state.Load()
+	st := x.st
 	var (
 		dec  policy.Decision
 		port uint16

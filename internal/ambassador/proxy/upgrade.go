@@ -70,7 +70,6 @@ func (h *Handler) sendUpgrade(x *exchange, up net.Conn, p *plan, t *upstream.Tar
 	h.outgoing(x, req, p)
 	req.Header.Set("Upgrade", string(upgradeTo))
 	req.Header.Set("Connection", "Upgrade")
-	req.Header.SetHost(p.upstream.Host)
 	req.SetRequestURI(p.upstream.RequestURI())
 	bw := bufio.NewWriter(up)
 	if err := req.Write(bw); err != nil {
